@@ -1,0 +1,236 @@
+//! Typed views of a verified payload: [`Verified`] (what the verifier found), [`Claims<T>`] (what a
+//! handler asks for) and [`Grants`] (scopes or permissions).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::providers::ClaimPath;
+
+/// Scope or permission names a token grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Grants(Vec<String>);
+
+impl Grants {
+    /// Reads a claim holding names: a space-separated string (`scope`) or an array of strings.
+    pub fn from_claim(value: Option<&Value>) -> Self {
+        match value {
+            Some(Value::String(names)) => {
+                Self(names.split_whitespace().map(str::to_owned).collect())
+            }
+            Some(Value::Array(items)) => Self(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            _ => Self::default(),
+        }
+    }
+
+    /// Whether `name` is granted.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|granted| granted == name)
+    }
+
+    /// The names, in token order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+/// The registered claims (RFC 7519 §4.1) plus `scope`; the default view for `Claims`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisteredClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: who the token is about (`client-id@clients` for Auth0 machine tokens).
+    #[serde(default)]
+    pub sub: Option<String>,
+    /// Audience, a string or an array.
+    #[serde(default)]
+    pub aud: Option<Value>,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Not before.
+    #[serde(default)]
+    pub nbf: Option<u64>,
+    /// Issued at.
+    #[serde(default)]
+    pub iat: Option<u64>,
+    /// Token id.
+    #[serde(default)]
+    pub jti: Option<String>,
+}
+
+/// A token that passed every check: its payload and what it grants. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Verified(Arc<VerifiedPayload>);
+
+#[derive(Debug)]
+struct VerifiedPayload {
+    payload: Value,
+    scopes: Grants,
+    permissions: Grants,
+}
+
+impl Verified {
+    /// Wraps a checked payload, reading scopes (`scope_claim`, else `scp`) and permissions.
+    pub(crate) fn new(
+        payload: Map<String, Value>,
+        scope_claim: &ClaimPath,
+        permissions_claim: &ClaimPath,
+    ) -> Self {
+        let scopes = match scope_claim.lookup(&payload) {
+            Some(value) => Grants::from_claim(Some(value)),
+            None => Grants::from_claim(payload.get("scp")),
+        };
+        let permissions = Grants::from_claim(permissions_claim.lookup(&payload));
+        Self(Arc::new(VerifiedPayload {
+            payload: Value::Object(payload),
+            scopes,
+            permissions,
+        }))
+    }
+
+    /// Every claim of the token.
+    pub fn payload(&self) -> &Value {
+        &self.0.payload
+    }
+
+    /// `sub`, when present.
+    pub fn sub(&self) -> Option<&str> {
+        self.0.payload.get("sub").and_then(Value::as_str)
+    }
+
+    /// `exp`, seconds since the epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.0
+            .payload
+            .get("exp")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
+    /// Scopes the token grants.
+    pub fn scopes(&self) -> &Grants {
+        &self.0.scopes
+    }
+
+    /// Permissions the token grants (the provider's permissions claim).
+    pub fn permissions(&self) -> &Grants {
+        &self.0.permissions
+    }
+}
+
+/// The verified claims of the caller's token, viewed as `T`. Handlers take it as an extractor:
+/// `async fn handler(claims: Claims) -> …`, or `Claims<MyClaims>` for custom claims.
+#[derive(Debug, Clone)]
+pub struct Claims<T = RegisteredClaims> {
+    /// The payload deserialized as `T`.
+    pub data: T,
+    verified: Verified,
+}
+
+impl<T: serde::de::DeserializeOwned> Claims<T> {
+    /// Views a verified payload as `T`.
+    ///
+    /// # Errors
+    /// When the payload does not deserialize as `T` (a claim `T` requires is absent or of another type).
+    pub fn from_verified(verified: Verified) -> Result<Self, serde_json::Error> {
+        let data = T::deserialize(verified.payload())?;
+        Ok(Self { data, verified })
+    }
+}
+
+impl<T> Claims<T> {
+    /// `sub`, when present.
+    pub fn sub(&self) -> Option<&str> {
+        self.verified.sub()
+    }
+
+    /// Every claim, as sent.
+    pub fn raw(&self) -> &Value {
+        self.verified.payload()
+    }
+
+    /// Scopes the token grants.
+    pub fn scopes(&self) -> &Grants {
+        self.verified.scopes()
+    }
+
+    /// Permissions the token grants.
+    pub fn permissions(&self) -> &Grants {
+        self.verified.permissions()
+    }
+
+    /// The verification result behind these claims.
+    pub fn verified(&self) -> &Verified {
+        &self.verified
+    }
+}
+
+impl<T> Deref for Claims<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn verified(payload: Value, scope_claim: &str, permissions_claim: &str) -> Verified {
+        let payload = payload.as_object().unwrap().clone();
+        Verified::new(
+            payload,
+            &ClaimPath::new(scope_claim),
+            &ClaimPath::new(permissions_claim),
+        )
+    }
+
+    #[test]
+    fn scopes_come_from_a_space_separated_scope_or_an_scp_array() {
+        let from_scope = verified(json!({"scope": "a  b"}), "scope", "permissions");
+        assert!(from_scope.scopes().contains("a") && from_scope.scopes().contains("b"));
+        let from_scp = verified(json!({"scp": ["c", "d"]}), "scope", "permissions");
+        assert!(from_scp.scopes().contains("d"));
+        let scp_string = verified(json!({"scp": "e f"}), "scope", "permissions");
+        assert!(scp_string.scopes().contains("f"));
+    }
+
+    #[test]
+    fn permissions_follow_the_configured_claim_path() {
+        let keycloak = verified(
+            json!({"realm_access": {"roles": ["admin"]}}),
+            "scope",
+            "realm_access.roles",
+        );
+        assert!(keycloak.permissions().contains("admin"));
+        assert!(!keycloak.scopes().contains("admin"));
+    }
+
+    #[test]
+    fn claims_deserialize_into_custom_types() {
+        #[derive(Deserialize)]
+        struct Mine {
+            tenant: String,
+        }
+        let claims = Claims::<Mine>::from_verified(verified(
+            json!({"tenant": "t1", "sub": "u"}),
+            "scope",
+            "p",
+        ))
+        .unwrap();
+        assert_eq!(claims.tenant, "t1");
+        assert_eq!(claims.sub(), Some("u"));
+        assert!(
+            Claims::<Mine>::from_verified(verified(json!({"sub": "u"}), "scope", "p")).is_err()
+        );
+    }
+}

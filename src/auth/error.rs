@@ -1,0 +1,101 @@
+//! Why a token was refused, in words safe to send back: never the token, never key material.
+
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::errors::ErrorKind;
+
+/// A token that cannot be accepted: 401 `invalid_token` with this text as `error_description`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Longer than `[AUTH] MAX_TOKEN_BYTES`.
+    #[error("token too large")]
+    TooLarge,
+    /// Not three base64url segments, or a segment that does not decode.
+    #[error("malformed token: expected a JWS in compact form (header.payload.signature)")]
+    Malformed,
+    /// The header is not a JSON object with a string `alg`.
+    #[error("malformed token header")]
+    MalformedHeader,
+    /// The payload is not a JSON object, or a registered claim has the wrong type.
+    #[error("malformed token claims")]
+    MalformedClaims,
+    /// `alg` is not in the configured list (`none` and HMAC never are). `None` when the name is unknown.
+    #[error("algorithm {} is not allowed", .0.map_or_else(|| "in the token header".to_owned(), |alg| format!("{alg:?}")))]
+    AlgorithmNotAllowed(Option<Algorithm>),
+    /// A `crit` header names an extension this service does not implement (RFC 7515 §4.1.11).
+    #[error("unsupported critical header parameter")]
+    UnsupportedCritical,
+    /// No key in the provider's key set has this `kid`, even after a refresh.
+    #[error("unknown signing key (kid)")]
+    UnknownKey,
+    /// The token has no `kid` and the key set holds more than one key.
+    #[error("token has no kid and the key set holds several keys")]
+    MissingKid,
+    /// The key chosen by `kid` cannot verify this `alg` (its `kty`, `crv`, `alg` or `use` differ).
+    #[error("signing key does not fit the token algorithm")]
+    KeyMismatch,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    BadSignature,
+    /// `exp` is past, beyond the leeway.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future, beyond the leeway.
+    #[error("token not yet valid (nbf)")]
+    NotYetValid,
+    /// `iat` is in the future, beyond the leeway.
+    #[error("token issued in the future (iat)")]
+    IssuedInFuture,
+    /// `iss` is not the configured issuer.
+    #[error("issuer mismatch")]
+    IssuerMismatch,
+    /// `aud` does not contain the configured audience (or Cognito's `client_id` differs).
+    #[error("audience mismatch")]
+    AudienceMismatch,
+    /// A claim the rules require is absent.
+    #[error("missing required claim {0}")]
+    MissingClaim(&'static str),
+    /// Cognito `token_use` is not the expected kind of token.
+    #[error("wrong token type (token_use)")]
+    WrongTokenUse,
+    /// Firebase `auth_time` lies in the future.
+    #[error("auth_time in the future")]
+    AuthTimeInFuture,
+}
+
+impl From<jsonwebtoken::errors::Error> for TokenError {
+    fn from(error: jsonwebtoken::errors::Error) -> Self {
+        match error.kind() {
+            ErrorKind::InvalidSignature
+            | ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey => Self::BadSignature,
+            ErrorKind::InvalidRsaKey(_) | ErrorKind::InvalidKeyFormat => Self::KeyMismatch,
+            ErrorKind::ExpiredSignature => Self::Expired,
+            ErrorKind::ImmatureSignature => Self::NotYetValid,
+            ErrorKind::InvalidIssuer => Self::IssuerMismatch,
+            ErrorKind::InvalidAudience => Self::AudienceMismatch,
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::MissingAlgorithm => Self::AlgorithmNotAllowed(None),
+            ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+                "exp" => Self::MissingClaim("exp"),
+                "iss" => Self::MissingClaim("iss"),
+                "aud" => Self::MissingClaim("aud"),
+                "nbf" => Self::MissingClaim("nbf"),
+                _ => Self::MissingClaim("sub"),
+            },
+            ErrorKind::InvalidClaimFormat(_) => Self::MalformedClaims,
+            _ => Self::Malformed,
+        }
+    }
+}
+
+/// Why [`crate::auth::Verifier::verify`] did not return a verified token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The token is at fault: 401.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// No keys could be had from the provider and none are cached: 503, the caller may retry.
+    #[error("signing keys unavailable")]
+    KeysUnavailable,
+}

@@ -1,0 +1,166 @@
+//! Extractors over a [`Verifier`]: `Claims<T>` and `Option<Claims<T>>`. The token is verified once per
+//! request; the result waits in the request extensions for the next extractor.
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::claims::{Claims, Verified};
+use super::error::{TokenError, VerifyError};
+use super::verify::Verifier;
+use crate::error::ApiError;
+
+/// The bearer token of a request (RFC 6750 §2.1), `None` when the request carries no bearer credentials
+/// (no `Authorization` header, or another scheme such as `Basic`). The scheme name is case-insensitive.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] for an empty value, a value with spaces or characters outside
+/// `b64token`, or several `Authorization` headers.
+pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest("several Authorization headers"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidRequest("Authorization header is not ASCII"))?;
+    let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = credentials.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(ApiError::InvalidRequest("empty bearer token"));
+    }
+    if !is_b64token(token) {
+        return Err(ApiError::InvalidRequest("malformed bearer token"));
+    }
+    Ok(Some(token))
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// Verifies the request's token, or reuses the verification another extractor already did.
+async fn verified<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Option<Verified>, ApiError>
+where
+    Verifier: FromRef<S>,
+{
+    if let Some(verified) = parts.extensions.get::<Verified>() {
+        return Ok(Some(verified.clone()));
+    }
+    let Some(token) = bearer_token(parts)? else {
+        return Ok(None);
+    };
+    let verified = Verifier::from_ref(state)
+        .verify(token)
+        .await
+        .map_err(|error| match error {
+            VerifyError::Token(error) => ApiError::InvalidToken(error),
+            VerifyError::KeysUnavailable => ApiError::KeysUnavailable,
+        })?;
+    if let Some(sub) = verified.sub() {
+        tracing::Span::current().record("sub", sub);
+    }
+    parts.extensions.insert(verified.clone());
+    Ok(Some(verified))
+}
+
+fn view<T: DeserializeOwned>(verified: Verified) -> Result<Claims<T>, ApiError> {
+    Claims::from_verified(verified).map_err(|error| {
+        tracing::debug!(%error, "token claims do not fit the handler's claims type");
+        ApiError::InvalidToken(TokenError::MalformedClaims)
+    })
+}
+
+impl<S, T> FromRequestParts<S> for Claims<T>
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let verified = verified(parts, state)
+            .await?
+            .ok_or(ApiError::MissingToken)?;
+        view(verified)
+    }
+}
+
+/// `Option<Claims<T>>` is `None` only when no credentials were sent; a bad token is still refused.
+impl<S, T> OptionalFromRequestParts<S> for Claims<T>
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
+        verified(parts, state).await?.map(view).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(authorization: &[&str]) -> Parts {
+        let mut request = Request::builder();
+        for value in authorization {
+            request = request.header(AUTHORIZATION, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token(&parts(&["bearer abc"])).unwrap(), Some("abc"));
+        assert_eq!(
+            bearer_token(&parts(&["BEARER a.b.c"])).unwrap(),
+            Some("a.b.c")
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_no_header_are_no_credentials() {
+        assert_eq!(bearer_token(&parts(&[])).unwrap(), None);
+        assert_eq!(bearer_token(&parts(&["Basic dXNlcjpwYXNz"])).unwrap(), None);
+    }
+
+    #[test]
+    fn empty_spaced_or_odd_values_are_invalid_requests() {
+        for value in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer ===",
+        ] {
+            assert!(
+                matches!(
+                    bearer_token(&parts(&[value])),
+                    Err(ApiError::InvalidRequest(_))
+                ),
+                "{value}"
+            );
+        }
+        assert!(bearer_token(&parts(&["Bearer a", "Bearer b"])).is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! Bounded HTTP GETs of JSON documents (JWKS, discovery): timeouts, a size cap, https or loopback only.
+
+use std::time::Duration;
+
+use axum::http::header::CACHE_CONTROL;
+use url::Url;
+
+use crate::config::is_loopback;
+
+/// Largest key set or discovery document accepted. Real ones are a few KiB.
+const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// Why a document could not be fetched. The text is for logs; clients only ever see 503.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Connecting, sending or reading failed (timeouts included).
+    #[error("request to {url} failed: {source}")]
+    Http {
+        /// Where the request went.
+        url: Url,
+        /// What went wrong.
+        source: reqwest::Error,
+    },
+    /// The server answered with a non-2xx status.
+    #[error("{url} answered {status}")]
+    Status {
+        /// Where the request went.
+        url: Url,
+        /// The status it answered.
+        status: reqwest::StatusCode,
+    },
+    /// The body was larger than the cap.
+    #[error("{url} sent more than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge {
+        /// Where the request went.
+        url: Url,
+    },
+    /// The body is not the JSON expected.
+    #[error("{url} sent an invalid document: {problem}")]
+    Invalid {
+        /// Where the request went.
+        url: Url,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A document and how long its server says it may be cached.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// `Cache-Control: max-age`, when the server sent one.
+    pub max_age: Option<Duration>,
+}
+
+/// An HTTP client for the identity provider's documents. Cheap to clone (one connection pool).
+#[derive(Debug, Clone)]
+pub struct HttpFetcher {
+    client: reqwest::Client,
+}
+
+impl HttpFetcher {
+    /// A client with connect and overall timeouts that follows redirects only to https or loopback URLs.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be set up.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if attempt.url().scheme() == "https" || is_loopback(attempt.url()) {
+                attempt.follow()
+            } else {
+                attempt.error("redirect to plain http refused")
+            }
+        });
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .redirect(redirects)
+            .user_agent(concat!("protected-api/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// GETs `url`, reading at most [`MAX_DOCUMENT_BYTES`].
+    ///
+    /// # Errors
+    /// A [`FetchError`] for network failures, non-2xx answers and oversized bodies.
+    pub async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let http = |source| FetchError::Http {
+            url: url.clone(),
+            source,
+        };
+        let mut response = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(http)?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status {
+                url: url.clone(),
+                status: response.status(),
+            });
+        }
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(FetchError::TooLarge { url: url.clone() });
+        }
+        let max_age = response
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok())
+            .and_then(max_age);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(http)? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(FetchError::TooLarge { url: url.clone() });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched { body, max_age })
+    }
+
+    /// GETs `url` and parses the body as `T`.
+    ///
+    /// # Errors
+    /// As [`HttpFetcher::get`], plus [`FetchError::Invalid`] when the body is not a `T`.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+    ) -> Result<(T, Option<Duration>), FetchError> {
+        let fetched = self.get(url).await?;
+        let value = serde_json::from_slice(&fetched.body).map_err(|error| FetchError::Invalid {
+            url: url.clone(),
+            problem: error.to_string(),
+        })?;
+        Ok((value, fetched.max_age))
+    }
+}
+
+/// `max-age` from a `Cache-Control` value; `no-store`/`no-cache` count as zero.
+fn max_age(cache_control: &str) -> Option<Duration> {
+    let mut age = None;
+    for directive in cache_control.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(seconds) = lower.strip_prefix("max-age=") {
+            age = seconds
+                .trim_matches('"')
+                .parse()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(
+            max_age("public, max-age=19800, must-revalidate"),
+            Some(Duration::from_secs(19800))
+        );
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(max_age("public"), None);
+        assert_eq!(max_age("max-age=abc"), None);
+    }
+}

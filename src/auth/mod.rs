@@ -1,0 +1,25 @@
+//! Token verification: the public face of the `auth` tree.
+//!
+//! A request's bearer token goes through [`Verifier::verify`] once; handlers ask for what they need with
+//! the extractors [`Claims`], `Option<Claims>`, [`RequireScope`] and [`RequirePermission`].
+
+mod claims;
+mod discovery;
+mod error;
+mod extract;
+mod fetch;
+mod jwks;
+pub mod providers;
+mod require;
+mod verify;
+
+pub use claims::{Claims, Grants, RegisteredClaims, Verified};
+pub use discovery::{Discovery, DiscoveryDocument};
+pub use error::{TokenError, VerifyError};
+pub use extract::bearer_token;
+pub use fetch::{FetchError, HttpFetcher};
+pub use jwks::{KeySet, KeyStore, VerifyKey};
+pub use require::{
+    AdminPermission, Match, MessagesScope, RequirePermission, RequireScope, Required, Requirement,
+};
+pub use verify::Verifier;

@@ -1,0 +1,263 @@
+//! Identity providers: each module maps its `[SECTION]` to a [`ProviderSpec`] (issuer, audience, keys,
+//! algorithms, claim names) plus the extra token rules that provider needs.
+
+mod auth0;
+mod cognito;
+mod fief;
+mod firebase;
+mod local;
+mod oidc;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::auth::TokenError;
+use crate::config::{ConfigError, LocalSettings, RawSettings};
+
+/// Which identity provider issues the tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The embedded development issuer.
+    Local,
+    /// Auth0.
+    Auth0,
+    /// AWS Cognito user pools.
+    Cognito,
+    /// Firebase Authentication (Google securetoken).
+    Firebase,
+    /// Fief.
+    Fief,
+    /// Any OpenID Connect provider found by discovery (Keycloak, Okta, Zitadel, Entra ID…).
+    Oidc,
+}
+
+/// Where the verification keys come from. Never from the token itself (RFC 8725 §3.10).
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// The embedded issuer's own key set, held in process.
+    Local,
+    /// A configured JWKS URI.
+    JwksUri(Url),
+    /// The `jwks_uri` of the issuer's OpenID discovery document.
+    Discover(Url),
+}
+
+/// Extra checks a provider needs beyond `iss`, `aud`, `exp`, `nbf` and `iat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderRules {
+    /// Nothing beyond the registered claims.
+    Standard,
+    /// Cognito: `token_use` is `access` and `client_id` is the app client.
+    Cognito {
+        /// The app client id (`[COGNITO] CLIENT_ID`).
+        client_id: String,
+    },
+    /// Firebase: `sub` non-empty and `auth_time` not in the future.
+    Firebase,
+}
+
+/// A dotted path into the token payload, such as `realm_access.roles`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// Splits `path` on dots.
+    pub fn new(path: &str) -> Self {
+        Self(path.split('.').map(str::to_owned).collect())
+    }
+
+    /// The value at this path, if every step exists. A whole key that contains dots (as namespaced claims
+    /// such as `https://example.com/roles` do) is tried first.
+    pub fn lookup<'a>(&self, payload: &'a Map<String, Value>) -> Option<&'a Value> {
+        if let Some(value) = payload.get(&self.0.join(".")) {
+            return Some(value);
+        }
+        let (first, rest) = self.0.split_first()?;
+        rest.iter()
+            .try_fold(payload.get(first)?, |value, step| value.get(step))
+    }
+}
+
+impl std::fmt::Display for ClaimPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("."))
+    }
+}
+
+/// The provider's endpoints a browser or Swagger UI uses to log in; `None` where it has none or they are
+/// discovered at run time.
+#[derive(Debug, Clone, Default)]
+pub struct LoginEndpoints {
+    /// Authorization endpoint (implicit and code flows).
+    pub authorize: Option<Url>,
+    /// Token endpoint (code exchange).
+    pub token: Option<Url>,
+    /// OpenID userinfo endpoint.
+    pub userinfo: Option<Url>,
+    /// Extra query parameters for the authorization request (Auth0's `audience`).
+    pub authorize_params: Vec<(String, String)>,
+}
+
+/// Everything the verifier and the login flows need to know about the configured provider.
+#[derive(Debug, Clone)]
+pub struct ProviderSpec {
+    /// Which provider this is.
+    pub kind: ProviderKind,
+    /// The exact `iss` tokens must carry.
+    pub issuer: String,
+    /// `aud` must contain one of these; empty when the provider's rules check the client instead (Cognito).
+    pub audiences: Vec<String>,
+    /// Algorithms accepted in the token header (asymmetric only).
+    pub algorithms: Vec<Algorithm>,
+    /// Where keys come from.
+    pub keys: KeySource,
+    /// Claim holding scopes (`scope`, space-separated); `scp` is always tried as well.
+    pub scope_claim: ClaimPath,
+    /// Claim holding permissions (Auth0 `permissions`, Cognito `cognito:groups`, …).
+    pub permissions_claim: ClaimPath,
+    /// Extra checks.
+    pub rules: ProviderRules,
+    /// OAuth client id for browser login and Swagger UI, when configured.
+    pub client_id: Option<String>,
+    /// Login endpoints, when known from configuration.
+    pub login: LoginEndpoints,
+}
+
+impl ProviderSpec {
+    /// The provider's name as `[AUTH] PROVIDER` spells it.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            ProviderKind::Local => "local",
+            ProviderKind::Auth0 => "auth0",
+            ProviderKind::Cognito => "cognito",
+            ProviderKind::Firebase => "firebase",
+            ProviderKind::Fief => "fief",
+            ProviderKind::Oidc => "oidc",
+        }
+    }
+
+    /// Applies the provider's extra rules to a payload whose signature and registered claims are valid.
+    ///
+    /// # Errors
+    /// The [`TokenError`] naming the rule that failed.
+    pub fn check_rules(
+        &self,
+        payload: &Map<String, Value>,
+        now: u64,
+        leeway: u64,
+    ) -> Result<(), TokenError> {
+        match &self.rules {
+            ProviderRules::Standard => Ok(()),
+            ProviderRules::Cognito { client_id } => cognito::check_access_token(payload, client_id),
+            ProviderRules::Firebase => firebase::check(payload, now, leeway),
+        }
+    }
+}
+
+/// Builds the spec of the provider `name` from its section.
+///
+/// # Errors
+/// An unknown provider, or the first missing or malformed key of its section.
+pub fn spec(
+    name: &str,
+    raw: &RawSettings,
+    local: &LocalSettings,
+) -> Result<ProviderSpec, ConfigError> {
+    match name {
+        "local" => Ok(local::spec(local)),
+        "auth0" => auth0::spec(raw),
+        "cognito" => cognito::spec(raw),
+        "firebase" => firebase::spec(raw),
+        "fief" => fief::spec(raw),
+        "oidc" => oidc::spec(raw),
+        other => Err(ConfigError::key(
+            "AUTH",
+            "PROVIDER",
+            format!(
+                "unknown provider {other:?}; expected local, auth0, cognito, firebase, fief or oidc"
+            ),
+        )),
+    }
+}
+
+/// `ALGORITHMS` as a list of asymmetric algorithms, `RS256` when unset.
+fn algorithms(raw: &RawSettings, section: &str) -> Result<Vec<Algorithm>, ConfigError> {
+    let Some(list) = raw.get(section, "ALGORITHMS") else {
+        return Ok(vec![Algorithm::RS256]);
+    };
+    let mut algorithms = Vec::new();
+    for name in list.split([',', ' ']).filter(|name| !name.is_empty()) {
+        let algorithm: Algorithm = name.parse().map_err(|_| {
+            ConfigError::key(section, "ALGORITHMS", format!("unknown algorithm {name:?}"))
+        })?;
+        if matches!(
+            algorithm,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            // RFC 8725 §3.1: a verifier holding public keys must never accept HMAC.
+            return Err(ConfigError::key(
+                section,
+                "ALGORITHMS",
+                format!("{name} is symmetric; use RS/PS/ES/EdDSA"),
+            ));
+        }
+        algorithms.push(algorithm);
+    }
+    if algorithms.is_empty() {
+        return Err(ConfigError::key(section, "ALGORITHMS", "empty"));
+    }
+    Ok(algorithms)
+}
+
+/// `JWKS_URI` when set, else `default`; either must be https or loopback.
+fn jwks_uri(raw: &RawSettings, section: &str, default: &str) -> Result<KeySource, ConfigError> {
+    let url = match raw.url(section, "JWKS_URI")? {
+        Some(url) => url,
+        None => crate::config::parse_http_url(section, "JWKS_URI", default)?,
+    };
+    crate::config::require_https_or_loopback(section, "JWKS_URI", &url)?;
+    Ok(KeySource::JwksUri(url))
+}
+
+/// `ISSUER` when set, else `default`, as written (issuers are compared as exact strings).
+fn issuer(raw: &RawSettings, section: &str, default: String) -> Result<String, ConfigError> {
+    match raw.get(section, "ISSUER") {
+        Some(value) => {
+            crate::config::parse_http_url(section, "ISSUER", value)?;
+            Ok(value.to_owned())
+        }
+        None => Ok(default),
+    }
+}
+
+/// A URL under `base` (which may or may not end in a slash).
+fn endpoint(base: &str, path: &str) -> Option<Url> {
+    Url::parse(&format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    ))
+    .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn claim_paths_follow_dots_and_prefer_whole_namespaced_keys() {
+        let payload = json!({"realm_access": {"roles": ["admin"]}, "https://x.io/roles": ["r"]});
+        let payload = payload.as_object().unwrap();
+        assert_eq!(
+            ClaimPath::new("realm_access.roles").lookup(payload),
+            Some(&json!(["admin"]))
+        );
+        assert_eq!(
+            ClaimPath::new("https://x.io/roles").lookup(payload),
+            Some(&json!(["r"]))
+        );
+        assert_eq!(ClaimPath::new("realm_access.missing").lookup(payload), None);
+    }
+}

@@ -1,0 +1,200 @@
+//! [`Verifier::verify`]: size, header rules, key by `kid`, signature, registered claims, provider rules.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Validation, get_current_timestamp};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::claims::Verified;
+use super::error::{TokenError, VerifyError};
+use super::jwks::KeyStore;
+use super::providers::ProviderSpec;
+use crate::config::AuthSettings;
+
+/// Checks tokens against the configured provider. Cheap to clone; clones share the key cache.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    spec: ProviderSpec,
+    auth: AuthSettings,
+    keys: KeyStore,
+    validation: Validation,
+}
+
+/// The JOSE header fields this service reads. `jku`, `x5u`, `jwk` and `x5c` are deliberately absent:
+/// keys come only from the configured key set (RFC 8725 §3.10).
+#[derive(Deserialize)]
+struct JoseHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+impl Verifier {
+    /// A verifier for `spec`'s tokens, with `auth`'s leeway and size limit, taking keys from `keys`.
+    pub fn new(spec: ProviderSpec, auth: AuthSettings, keys: KeyStore) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.algorithms = spec.algorithms.clone();
+        // jsonwebtoken defaults to 60 s and skips `nbf`; both are set explicitly.
+        validation.leeway = auth.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[spec.issuer.as_str()]);
+        let mut required = vec!["exp", "iss"];
+        if spec.audiences.is_empty() {
+            validation.validate_aud = false; // the provider's rules check the client (Cognito)
+        } else {
+            validation.set_audience(&spec.audiences);
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
+        Self {
+            inner: Arc::new(Inner {
+                spec,
+                auth,
+                keys,
+                validation,
+            }),
+        }
+    }
+
+    /// The provider this verifier trusts.
+    pub fn spec(&self) -> &ProviderSpec {
+        &self.inner.spec
+    }
+
+    /// `[AUTH]` settings (scope and permission names, leeway).
+    pub fn auth(&self) -> &AuthSettings {
+        &self.inner.auth
+    }
+
+    /// The key cache.
+    pub fn keys(&self) -> &KeyStore {
+        &self.inner.keys
+    }
+
+    /// Verifies a compact JWS access token.
+    ///
+    /// # Errors
+    /// [`VerifyError::Token`] with the first rule the token breaks; [`VerifyError::KeysUnavailable`] when
+    /// the provider's keys cannot be had.
+    #[tracing::instrument(level = "debug", skip_all, fields(kid))]
+    pub async fn verify(&self, token: &str) -> Result<Verified, VerifyError> {
+        if token.len() > self.inner.auth.max_token_bytes {
+            return Err(TokenError::TooLarge.into());
+        }
+        let header = read_header(token)?;
+        let alg = self.allowed_algorithm(&header.alg)?;
+        if header.crit.is_some() {
+            // We implement no JWS extension, so any critical one must be refused (RFC 7515 §4.1.11).
+            return Err(TokenError::UnsupportedCritical.into());
+        }
+        if let Some(kid) = &header.kid {
+            tracing::Span::current().record("kid", kid.as_str());
+        }
+        let key = self.inner.keys.key_for(header.kid.as_deref(), alg).await?;
+        let payload =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &self.inner.validation)
+                .map_err(TokenError::from)?
+                .claims;
+        let now = get_current_timestamp();
+        let leeway = self.inner.auth.leeway.as_secs();
+        match payload.get("iat") {
+            None => {}
+            Some(iat) => match iat.as_f64() {
+                Some(iat) if iat <= (now + leeway) as f64 => {}
+                Some(_) => return Err(TokenError::IssuedInFuture.into()),
+                None => return Err(TokenError::MalformedClaims.into()),
+            },
+        }
+        self.inner.spec.check_rules(&payload, now, leeway)?;
+        Ok(Verified::new(
+            payload,
+            &self.inner.spec.scope_claim,
+            &self.inner.spec.permissions_claim,
+        ))
+    }
+
+    /// RFC 8725 §3.1: only the configured algorithms; `none` and HMAC never pass because the
+    /// configuration cannot list them.
+    fn allowed_algorithm(&self, name: &str) -> Result<Algorithm, TokenError> {
+        let alg = Algorithm::from_str(name).map_err(|_| TokenError::AlgorithmNotAllowed(None))?;
+        if self.inner.spec.algorithms.contains(&alg) {
+            Ok(alg)
+        } else {
+            Err(TokenError::AlgorithmNotAllowed(Some(alg)))
+        }
+    }
+}
+
+/// Splits a compact JWS and reads its header; the payload and signature are left to jsonwebtoken.
+fn read_header(token: &str) -> Result<JoseHeader, TokenError> {
+    let mut segments = token.split('.');
+    let (Some(header), Some(_payload), Some(_signature), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(TokenError::Malformed);
+    };
+    let json = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| TokenError::MalformedHeader)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(json: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    #[test]
+    fn only_three_segments_make_a_token() {
+        let header = encode(r#"{"alg":"RS256"}"#);
+        assert!(read_header(&format!("{header}.e30.sig")).is_ok());
+        assert!(matches!(
+            read_header(&format!("{header}.e30")),
+            Err(TokenError::Malformed)
+        ));
+        assert!(matches!(
+            read_header(&format!("{header}.e30.sig.x")),
+            Err(TokenError::Malformed)
+        ));
+        assert!(matches!(
+            read_header("!!!.e30.sig"),
+            Err(TokenError::Malformed)
+        ));
+    }
+
+    #[test]
+    fn a_header_must_be_json_with_a_string_alg() {
+        assert!(matches!(
+            read_header(&format!("{}.e30.s", encode("[1]"))),
+            Err(TokenError::MalformedHeader)
+        ));
+        assert!(matches!(
+            read_header(&format!("{}.e30.s", encode(r#"{"alg":1}"#))),
+            Err(TokenError::MalformedHeader)
+        ));
+        let with_kid = read_header(&format!(
+            "{}.e30.s",
+            encode(r#"{"alg":"ES256","kid":"k1"}"#)
+        ))
+        .unwrap();
+        assert_eq!(with_kid.kid.as_deref(), Some("k1"));
+    }
+}

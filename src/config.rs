@@ -1,0 +1,698 @@
+//! `Settings`: built-in defaults < INI file < `SECTION_KEY` environment variables, parsed once into typed values.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::auth::providers::{self, ProviderSpec};
+
+/// Every section and key the service reads. An INI key outside this table is an error (a typo must not
+/// pass silently); an environment variable outside it is ignored (the environment is shared).
+pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    ("SERVER", &["HOST", "PORT", "PUBLIC_URL", "CORS_ORIGINS"]),
+    (
+        "AUTH",
+        &[
+            "PROVIDER",
+            "LEEWAY",
+            "MAX_TOKEN_BYTES",
+            "JWKS_TTL",
+            "JWKS_MIN_REFRESH",
+            "SCOPE",
+            "PERMISSION",
+        ],
+    ),
+    (
+        "AUTH0",
+        &[
+            "DOMAIN",
+            "API_AUDIENCE",
+            "ALGORITHMS",
+            "ISSUER",
+            "JWKS_URI",
+            "CLIENT_ID",
+        ],
+    ),
+    (
+        "COGNITO",
+        &[
+            "REGION",
+            "USER_POOL_ID",
+            "CLIENT_ID",
+            "ISSUER",
+            "JWKS_URI",
+            "DOMAIN",
+        ],
+    ),
+    ("FIREBASE", &["PROJECT_ID", "ISSUER", "JWKS_URI"]),
+    (
+        "FIEF",
+        &[
+            "BASE_URL",
+            "CLIENT_ID",
+            "CLIENT_SECRET",
+            "ISSUER",
+            "JWKS_URI",
+        ],
+    ),
+    (
+        "OIDC",
+        &[
+            "ISSUER",
+            "AUDIENCE",
+            "ALGORITHMS",
+            "JWKS_URI",
+            "CLIENT_ID",
+            "USERINFO_URI",
+            "SCOPE_CLAIM",
+            "PERMISSIONS_CLAIM",
+        ],
+    ),
+    (
+        "LOCAL",
+        &[
+            "ISSUER",
+            "AUDIENCE",
+            "KEY_FILE",
+            "TOKEN_TTL",
+            "DATABASE_URL",
+            "DATA_DIR",
+            "CLIENT_ID",
+            "CLIENT_SECRET",
+        ],
+    ),
+    ("CACHE", &["URL", "USERINFO_TTL"]),
+    ("LOG", &["FORMAT"]),
+];
+
+/// Sections that select an identity provider, in the spelling `[AUTH] PROVIDER` takes.
+const PROVIDER_SECTIONS: &[&str] = &["AUTH0", "COGNITO", "FIREBASE", "FIEF", "OIDC"];
+
+/// A configuration problem, named by its key so the one-line message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key is missing, unknown or malformed: `[AUTH0] DOMAIN: missing`.
+    #[error("{key}: {problem}")]
+    Key {
+        /// The key as `[SECTION] KEY`.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The INI file could not be read or parsed.
+    #[error("{path}: {problem}")]
+    File {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// What went wrong reading it.
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    /// An error about `[section] key`.
+    pub fn key(section: &str, key: &str, problem: impl Into<String>) -> Self {
+        Self::Key {
+            key: format!("[{section}] {key}"),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Where the log lines go and in which shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `[SERVER]`: where the service listens and how it is reached.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// The URL clients use to reach the service (no trailing slash when rendered by [`Self::public_base`]).
+    pub public_url: Url,
+    /// Browser origins allowed by CORS; empty means CORS is off.
+    pub cors_origins: Vec<String>,
+}
+
+impl ServerSettings {
+    /// `public_url` without its trailing slash, ready to have paths appended.
+    pub fn public_base(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// `[AUTH]`: rules every provider shares.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Tokens longer than this are refused before any parsing.
+    pub max_token_bytes: usize,
+    /// How long a fetched key set is trusted; `None` follows the IdP's `Cache-Control: max-age`, else 600 s.
+    pub jwks_ttl: Option<Duration>,
+    /// Least time between two fetches caused by an unknown `kid`.
+    pub jwks_min_refresh: Duration,
+    /// The scope `/api/private-scoped` needs.
+    pub scope: String,
+    /// The permission `/api/admin` needs.
+    pub permission: String,
+}
+
+/// `[LOCAL]`: the embedded development issuer.
+#[derive(Debug, Clone)]
+pub struct LocalSettings {
+    /// `iss` of the tokens it signs.
+    pub issuer: String,
+    /// `aud` of the tokens it signs.
+    pub audience: String,
+    /// PEM file of the RSA signing key (created on first start).
+    pub key_file: PathBuf,
+    /// Lifetime of the tokens it signs.
+    pub token_ttl: Duration,
+    /// Where local state lives (key, client credentials, database).
+    pub data_dir: PathBuf,
+    /// SQLite URL for local accounts.
+    pub database_url: String,
+    /// The `client_credentials` client id; generated and stored in `data_dir` when unset.
+    pub client_id: Option<String>,
+    /// The `client_credentials` client secret; generated and stored in `data_dir` when unset.
+    pub client_secret: Option<String>,
+}
+
+/// `[CACHE]`: the user-info cache.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// `redis://…` to share the cache between replicas; `None` keeps it in process.
+    pub url: Option<Url>,
+    /// Longest time a userinfo answer is reused.
+    pub userinfo_ttl: Duration,
+}
+
+/// Every setting, typed and checked. Once a `Settings` exists, it is valid.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `[SERVER]`.
+    pub server: ServerSettings,
+    /// `[AUTH]`.
+    pub auth: AuthSettings,
+    /// The selected provider, resolved into issuer, audience, keys and claim names.
+    pub provider: ProviderSpec,
+    /// `[LOCAL]` (used when the provider is `local`, and by the `token` command).
+    pub local: LocalSettings,
+    /// `[CACHE]`.
+    pub cache: CacheSettings,
+    /// `[LOG] FORMAT`.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Defaults, then `file` (or `.config` in the working directory when it exists), then the process
+    /// environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first key that is missing, unknown or malformed.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let default_file = Path::new(".config");
+        let file = file.or_else(|| default_file.is_file().then_some(default_file));
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`], with the environment given as pairs (tests pass their own).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first key that is missing, unknown or malformed.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw = RawSettings::default();
+        if let Some(path) = file {
+            raw.read_ini(path)?;
+        }
+        raw.read_env(env);
+        raw.parse()
+    }
+
+    /// Settings from `SECTION_KEY` pairs alone, as if they were the environment and no file existed.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn from_pairs<K: ToString, V: ToString>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        Self::load_from(
+            None,
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+}
+
+/// Settings as written: `(SECTION, KEY) -> value`, upper-cased names, later sources overriding earlier ones.
+#[derive(Debug, Default, Clone)]
+pub struct RawSettings {
+    values: BTreeMap<(String, String), String>,
+}
+
+impl RawSettings {
+    fn read_ini(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let file_error = |problem: String| ConfigError::File {
+            path: path.to_owned(),
+            problem,
+        };
+        if !path.is_file() {
+            return Err(file_error("no such file".into()));
+        }
+        let parsed = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Ini))
+            .build()
+            .map_err(|error| file_error(error.to_string()))?;
+        let sections: BTreeMap<String, config::Value> = parsed
+            .try_deserialize()
+            .map_err(|error| file_error(error.to_string()))?;
+        for (section, table) in sections {
+            let section = section.to_ascii_uppercase();
+            let table = table
+                .into_table()
+                .map_err(|_| ConfigError::key(&section, "", "a key outside any [SECTION]"))?;
+            let Some(known) = known_keys(&section) else {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    problem: format!("unknown section [{section}]"),
+                });
+            };
+            for (key, value) in table {
+                let key = key.to_ascii_uppercase();
+                if !known.contains(&key.as_str()) {
+                    return Err(ConfigError::key(&section, &key, "unknown key"));
+                }
+                let value = value
+                    .into_string()
+                    .map_err(|error| ConfigError::key(&section, &key, error.to_string()))?;
+                self.values.insert((section.clone(), key), value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes `SECTION_KEY` variables for known keys. The section is matched by its known prefix, so
+    /// `AUTH0_API_AUDIENCE` is `[AUTH0] API_AUDIENCE`, not `[AUTH0] API` + `AUDIENCE`.
+    fn read_env(&mut self, env: impl IntoIterator<Item = (String, String)>) {
+        for (name, value) in env {
+            let name = name.to_ascii_uppercase();
+            for (section, keys) in KNOWN_KEYS {
+                let Some(key) = name
+                    .strip_prefix(section)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                else {
+                    continue;
+                };
+                if keys.contains(&key) {
+                    self.values
+                        .insert(((*section).to_owned(), key.to_owned()), value.clone());
+                }
+            }
+        }
+    }
+
+    /// The value of `[section] key`, trimmed; an empty value counts as unset.
+    pub fn get(&self, section: &str, key: &str) -> Option<&str> {
+        self.values
+            .get(&(section.to_owned(), key.to_owned()))
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// The value of `[section] key`, or an error saying it is missing.
+    ///
+    /// # Errors
+    /// `[SECTION] KEY: missing`.
+    pub fn required(&self, section: &str, key: &str) -> Result<&str, ConfigError> {
+        self.get(section, key)
+            .ok_or_else(|| ConfigError::key(section, key, "missing"))
+    }
+
+    /// `[section] key` parsed with `FromStr`, or `default` when unset.
+    ///
+    /// # Errors
+    /// `[SECTION] KEY: expected …, got "…"`.
+    pub fn parse_or<T: std::str::FromStr>(
+        &self,
+        section: &str,
+        key: &str,
+        expected: &str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.get(section, key) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|_| {
+                ConfigError::key(section, key, format!("expected {expected}, got {value:?}"))
+            }),
+        }
+    }
+
+    /// A whole number of seconds, or `default` when unset.
+    ///
+    /// # Errors
+    /// As [`RawSettings::parse_or`].
+    pub fn seconds_or(
+        &self,
+        section: &str,
+        key: &str,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        self.parse_or(section, key, "a whole number of seconds", default)
+            .map(Duration::from_secs)
+    }
+
+    /// An absolute `http(s)` URL, or `None` when unset.
+    ///
+    /// # Errors
+    /// `[SECTION] KEY: not a URL` or a scheme other than http/https.
+    pub fn url(&self, section: &str, key: &str) -> Result<Option<Url>, ConfigError> {
+        self.get(section, key)
+            .map(|value| parse_http_url(section, key, value))
+            .transpose()
+    }
+
+    /// Which provider `[AUTH] PROVIDER` names. When it is unset and exactly one provider section has
+    /// values (a `.config` copied from a provider's tutorial), that provider; else `local`.
+    fn provider_name(&self) -> String {
+        if let Some(name) = self.get("AUTH", "PROVIDER") {
+            return name.to_ascii_lowercase();
+        }
+        let configured: Vec<&str> = PROVIDER_SECTIONS
+            .iter()
+            .copied()
+            .filter(|section| self.values.keys().any(|(s, _)| s == section))
+            .collect();
+        match configured.as_slice() {
+            [only] => only.to_ascii_lowercase(),
+            _ => "local".to_owned(),
+        }
+    }
+
+    fn parse(&self) -> Result<Settings, ConfigError> {
+        let server = self.server()?;
+        let auth = self.auth()?;
+        let local = self.local(&server)?;
+        let provider = providers::spec(&self.provider_name(), self, &local)?;
+        Ok(Settings {
+            server,
+            auth,
+            provider,
+            local,
+            cache: CacheSettings {
+                url: self.cache_url()?,
+                userinfo_ttl: self.seconds_or("CACHE", "USERINFO_TTL", 300)?,
+            },
+            log_format: match self
+                .get("LOG", "FORMAT")
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("pretty") | Some("text") => LogFormat::Pretty,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError::key(
+                        "LOG",
+                        "FORMAT",
+                        format!("expected pretty or json, got {other:?}"),
+                    ));
+                }
+            },
+        })
+    }
+
+    fn server(&self) -> Result<ServerSettings, ConfigError> {
+        let host = match self.get("SERVER", "HOST") {
+            None | Some("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some(host) => host.trim_matches(['[', ']']).parse().map_err(|_| {
+                ConfigError::key(
+                    "SERVER",
+                    "HOST",
+                    format!("expected an IP address such as 0.0.0.0, got {host:?}"),
+                )
+            })?,
+        };
+        let port: u16 = self.parse_or("SERVER", "PORT", "a port number (0-65535)", 8000)?;
+        let addr = SocketAddr::new(host, port);
+        let public_url = match self.url("SERVER", "PUBLIC_URL")? {
+            Some(url) => url,
+            None => {
+                // A wildcard bind is not an address a browser can use: advertise loopback instead.
+                let shown = if host.is_unspecified() {
+                    IpAddr::V4(Ipv4Addr::LOCALHOST)
+                } else {
+                    host
+                };
+                let shown = SocketAddr::new(shown, port);
+                parse_http_url("SERVER", "PUBLIC_URL", &format!("http://{shown}"))?
+            }
+        };
+        let cors_origins = self
+            .get("SERVER", "CORS_ORIGINS")
+            .map(|list| {
+                list.split([',', ' '])
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ServerSettings {
+            addr,
+            public_url,
+            cors_origins,
+        })
+    }
+
+    fn auth(&self) -> Result<AuthSettings, ConfigError> {
+        let max_token_bytes: usize =
+            self.parse_or("AUTH", "MAX_TOKEN_BYTES", "a number of bytes", 8192)?;
+        if max_token_bytes < 256 {
+            return Err(ConfigError::key(
+                "AUTH",
+                "MAX_TOKEN_BYTES",
+                "must be at least 256",
+            ));
+        }
+        let jwks_ttl = match self.get("AUTH", "JWKS_TTL") {
+            None => None,
+            Some(_) => Some(self.seconds_or("AUTH", "JWKS_TTL", 600)?),
+        };
+        Ok(AuthSettings {
+            leeway: self.seconds_or("AUTH", "LEEWAY", 30)?,
+            max_token_bytes,
+            jwks_ttl,
+            jwks_min_refresh: self.seconds_or("AUTH", "JWKS_MIN_REFRESH", 10)?,
+            scope: self
+                .get("AUTH", "SCOPE")
+                .unwrap_or("read:messages")
+                .to_owned(),
+            permission: self
+                .get("AUTH", "PERMISSION")
+                .unwrap_or("read:admin")
+                .to_owned(),
+        })
+    }
+
+    fn local(&self, server: &ServerSettings) -> Result<LocalSettings, ConfigError> {
+        let data_dir = PathBuf::from(self.get("LOCAL", "DATA_DIR").unwrap_or(".data"));
+        let key_file = self
+            .get("LOCAL", "KEY_FILE")
+            .map_or_else(|| data_dir.join("signing-key.pem"), PathBuf::from);
+        let database_url = self.get("LOCAL", "DATABASE_URL").map_or_else(
+            || {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("accounts.db").display()
+                )
+            },
+            str::to_owned,
+        );
+        let issuer = match self.url("LOCAL", "ISSUER")? {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => server.public_base(),
+        };
+        let token_ttl = self.seconds_or("LOCAL", "TOKEN_TTL", 3600)?;
+        if token_ttl.is_zero() {
+            return Err(ConfigError::key(
+                "LOCAL",
+                "TOKEN_TTL",
+                "must be at least 1 second",
+            ));
+        }
+        let client_id = self.get("LOCAL", "CLIENT_ID").map(str::to_owned);
+        let client_secret = self.get("LOCAL", "CLIENT_SECRET").map(str::to_owned);
+        if client_id.is_some() != client_secret.is_some() {
+            let missing = if client_id.is_some() {
+                "CLIENT_SECRET"
+            } else {
+                "CLIENT_ID"
+            };
+            return Err(ConfigError::key(
+                "LOCAL",
+                missing,
+                "CLIENT_ID and CLIENT_SECRET are set together",
+            ));
+        }
+        Ok(LocalSettings {
+            issuer,
+            audience: self
+                .get("LOCAL", "AUDIENCE")
+                .unwrap_or("protected-api")
+                .to_owned(),
+            key_file,
+            token_ttl,
+            data_dir,
+            database_url,
+            client_id,
+            client_secret,
+        })
+    }
+
+    fn cache_url(&self) -> Result<Option<Url>, ConfigError> {
+        let Some(value) = self.get("CACHE", "URL") else {
+            return Ok(None);
+        };
+        let url = Url::parse(value)
+            .map_err(|error| ConfigError::key("CACHE", "URL", error.to_string()))?;
+        if !matches!(url.scheme(), "redis" | "rediss") {
+            return Err(ConfigError::key(
+                "CACHE",
+                "URL",
+                format!("expected redis:// or rediss://, got {value:?}"),
+            ));
+        }
+        Ok(Some(url))
+    }
+}
+
+fn known_keys(section: &str) -> Option<&'static [&'static str]> {
+    KNOWN_KEYS
+        .iter()
+        .find(|(name, _)| *name == section)
+        .map(|(_, keys)| *keys)
+}
+
+/// Parses an absolute `http` or `https` URL for `[section] key`.
+///
+/// # Errors
+/// `[SECTION] KEY: …` when it is not one.
+pub fn parse_http_url(section: &str, key: &str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value)
+        .map_err(|error| ConfigError::key(section, key, format!("{error}: {value:?}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::key(
+            section,
+            key,
+            format!("expected an http(s) URL, got {value:?}"),
+        ));
+    }
+    Ok(url)
+}
+
+/// Requires `https`, except on loopback hosts (127.0.0.0/8, ::1, localhost) where tests and local IdPs run.
+///
+/// # Errors
+/// `[SECTION] KEY: must be https …` for plain `http` elsewhere.
+pub fn require_https_or_loopback(section: &str, key: &str, url: &Url) -> Result<(), ConfigError> {
+    if url.scheme() == "https" || is_loopback(url) {
+        return Ok(());
+    }
+    Err(ConfigError::key(
+        section,
+        key,
+        format!("must be https (plain http is allowed on loopback only), got {url}"),
+    ))
+}
+
+/// Whether `url` points at this machine's loopback interface.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn env_names_map_to_known_sections_even_with_underscores_in_the_key() {
+        let mut raw = RawSettings::default();
+        raw.read_env(pairs(&[
+            ("AUTH0_API_AUDIENCE", "https://api"),
+            ("AUTH_PROVIDER", "auth0"),
+            ("PATH", "/bin"),
+        ]));
+        assert_eq!(raw.get("AUTH0", "API_AUDIENCE"), Some("https://api"));
+        assert_eq!(raw.get("AUTH", "PROVIDER"), Some("auth0"));
+        assert_eq!(raw.values.len(), 2);
+    }
+
+    #[test]
+    fn defaults_give_the_local_provider_on_loopback_8000() {
+        let settings = Settings::from_pairs(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(settings.server.addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(settings.server.public_base(), "http://127.0.0.1:8000");
+        assert_eq!(settings.provider.name(), "local");
+        assert_eq!(settings.auth.leeway, Duration::from_secs(30));
+        assert_eq!(settings.auth.max_token_bytes, 8192);
+        assert_eq!(settings.local.issuer, "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn a_malformed_number_names_its_key() {
+        let error = Settings::from_pairs([("SERVER_PORT", "eighty")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"[SERVER] PORT: expected a port number (0-65535), got "eighty""#
+        );
+    }
+
+    #[test]
+    fn a_wildcard_host_advertises_loopback() {
+        let settings =
+            Settings::from_pairs([("SERVER_HOST", "0.0.0.0"), ("SERVER_PORT", "9000")]).unwrap();
+        assert_eq!(settings.server.addr.to_string(), "0.0.0.0:9000");
+        assert_eq!(settings.server.public_base(), "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn loopback_detection_covers_the_whole_range_and_localhost() {
+        for url in [
+            "http://127.0.0.1/",
+            "http://127.3.4.5:9/",
+            "http://[::1]/",
+            "http://LOCALHOST:1/",
+        ] {
+            assert!(is_loopback(&Url::parse(url).unwrap()), "{url}");
+        }
+        for url in [
+            "http://10.0.0.1/",
+            "http://example.com/",
+            "http://localhost.example.com/",
+        ] {
+            assert!(!is_loopback(&Url::parse(url).unwrap()), "{url}");
+        }
+    }
+}

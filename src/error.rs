@@ -1,0 +1,186 @@
+//! `ApiError` and its one `IntoResponse`: status, `WWW-Authenticate` (RFC 6750 §3) and a JSON body.
+
+use axum::Json;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Required, TokenError};
+
+/// The realm named in every `Bearer` challenge.
+pub const REALM: &str = "protected-api";
+
+/// Every way a request can fail, each mapped to one status and error code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer credentials: 401 with a bare challenge (RFC 6750 §3.1: no error code).
+    #[error("no bearer token")]
+    MissingToken,
+    /// A malformed `Authorization` header: 400 `invalid_request`.
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    /// A token that fails verification: 401 `invalid_token`.
+    #[error(transparent)]
+    InvalidToken(#[from] TokenError),
+    /// A valid token without the scope or permission needed: 403 `insufficient_scope`.
+    #[error("insufficient scope")]
+    InsufficientScope(Required),
+    /// A valid token that may not touch this resource: 403 `forbidden`.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The provider's keys cannot be had: 503 `temporarily_unavailable`.
+    #[error("signing keys unavailable; try again shortly")]
+    KeysUnavailable,
+    /// No such route: 404.
+    #[error("no such resource")]
+    NotFound,
+    /// The route exists but not for this method: 405.
+    #[error("method not allowed on this resource")]
+    MethodNotAllowed,
+    /// A bug or an unreachable dependency: 500. The cause is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The JSON body of every error (RFC 6750 §3 names; RFC 6749 §5.2 shape).
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// A machine-readable code: `invalid_token`, `insufficient_scope`, `not_found`, …
+    pub error: String,
+    /// What failed, for people. Never contains the token or key material.
+    pub error_description: String,
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::MissingToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            Self::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        }
+    }
+
+    fn public_description(&self) -> String {
+        match self {
+            Self::InsufficientScope(required) => {
+                let mode = match required.mode {
+                    crate::auth::Match::AllOf => "all of",
+                    crate::auth::Match::AnyOf => "one of",
+                };
+                format!("the token needs {mode}: {}", required.names.join(" "))
+            }
+            Self::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The `WWW-Authenticate` value, for the errors that have one.
+    fn challenge(&self, description: &str) -> Option<String> {
+        let realm = format!("Bearer realm=\"{REALM}\"");
+        let with_error = |code: &str| {
+            format!(
+                "{realm}, error=\"{code}\", error_description=\"{}\"",
+                quoted(description)
+            )
+        };
+        match self {
+            Self::MissingToken => Some(realm),
+            Self::InvalidRequest(_) => Some(with_error("invalid_request")),
+            Self::InvalidToken(_) => Some(with_error("invalid_token")),
+            Self::InsufficientScope(required) => Some(format!(
+                "{}, scope=\"{}\"",
+                with_error("insufficient_scope"),
+                quoted(&required.names.join(" "))
+            )),
+            _ => None,
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            Self::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            Self::KeysUnavailable => tracing::warn!("refused: {self}"),
+            other => tracing::debug!("refused: {other}"),
+        }
+    }
+}
+
+/// Escapes a value for a quoted-string (RFC 9110 §5.6.4).
+fn quoted(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        self.log();
+        let description = self.public_description();
+        let challenge = self.challenge(&description);
+        let body = ErrorBody {
+            error: code.to_owned(),
+            error_description: description,
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(value) = challenge.and_then(|value| HeaderValue::from_str(&value).ok()) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+        if matches!(self, Self::KeysUnavailable) {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("10"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge_of(error: ApiError) -> Option<String> {
+        let response = error.into_response();
+        response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_missing_token_gets_a_bare_challenge() {
+        assert_eq!(
+            challenge_of(ApiError::MissingToken).unwrap(),
+            r#"Bearer realm="protected-api""#
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scope() {
+        let challenge = challenge_of(ApiError::InsufficientScope(Required::all_of([
+            "read:messages",
+        ])))
+        .unwrap();
+        assert!(
+            challenge.contains(r#"error="insufficient_scope""#),
+            "{challenge}"
+        );
+        assert!(
+            challenge.ends_with(r#"scope="read:messages""#),
+            "{challenge}"
+        );
+    }
+
+    #[test]
+    fn unavailable_keys_have_no_challenge() {
+        let response = ApiError::KeysUnavailable.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+}

@@ -1,0 +1,169 @@
+//! # protected-api
+//!
+//! A protected REST API template: public, private, scoped, permission and user endpoints behind JSON Web
+//! Tokens from Auth0, AWS Cognito, Firebase, Fief or any OpenID Connect provider, with Swagger UI.
+//!
+//! # Layout
+//! - [`config`]: `Settings`, from defaults < INI file < `SECTION_KEY` environment variables.
+//! - [`state`]: `AppState`, the handles every handler shares.
+//! - [`auth`]: key sets, the `Verifier`, and the extractors handlers use (`Claims`, `RequireScope`, …);
+//!   [`auth::providers`] maps each provider's settings to what the verifier checks.
+//! - [`issuer`]: the embedded development identity provider (`PROVIDER = local`).
+//! - [`routes`]: the endpoints, one module per area.
+//! - [`openapi`]: the OpenAPI document and Swagger UI.
+//! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
+//! - [`telemetry`]: logging and the per-request span.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = protected_api::Settings::load(None)?;
+//! let router = protected_api::build(settings).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! protected_api::serve(listener, router, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod issuer;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use config::Settings;
+pub use error::ApiError;
+pub use state::{AppState, StartError};
+
+/// The header an ID token may come in (`GET /api/user`).
+pub const ID_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-id-token");
+
+/// Largest request body accepted (token requests and sign-ups are small).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest a request may take before it is answered 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole service for `settings`: state, routes and middleware.
+///
+/// # Errors
+/// When the local issuer's key or credentials cannot be read or created.
+pub async fn build(settings: Settings) -> Result<Router, StartError> {
+    Ok(app(AppState::new(settings)?))
+}
+
+/// The routes and middleware over an existing state.
+pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// Like [`app`], with `extra` routes of your own merged in: they get the same state, extractors,
+/// middleware and error handling.
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
+    let metadata_url = format!(
+        "{}{}",
+        state.settings.server.public_base(),
+        routes::metadata::METADATA_PATH
+    );
+    let mut router = routes::router().merge(openapi::router(&state)).merge(extra);
+    if let Some(issuer) = state.issuer.clone() {
+        router = router.merge(issuer::routes::router(issuer));
+    }
+    let cors = cors_layer(&state.settings.server.cors_origins);
+    router
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response_with_state(
+            Arc::<str>::from(metadata_url),
+            add_resource_metadata,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    AUTHORIZATION,
+                    COOKIE,
+                    ID_TOKEN_HEADER,
+                ]))
+                .layer(telemetry::trace_layer())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .option_layer(cors)
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                )),
+        )
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+///
+/// # Errors
+/// When accepting connections fails.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata.
+async fn add_resource_metadata(
+    State(metadata_url): State<Arc<str>>,
+    mut response: Response,
+) -> Response {
+    let challenge = response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|value| value.to_str().ok());
+    if let Some(challenge) = challenge.filter(|value| value.starts_with("Bearer ")) {
+        let with_metadata = format!("{challenge}, resource_metadata=\"{metadata_url}\"");
+        if let Ok(value) = HeaderValue::from_str(&with_metadata) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([AUTHORIZATION, CONTENT_TYPE, ID_TOKEN_HEADER])
+            .expose_headers([WWW_AUTHENTICATE])
+            .max_age(Duration::from_secs(600)),
+    )
+}

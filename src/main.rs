@@ -1,0 +1,151 @@
+//! The `protected-api` command: `serve` (the default) and `token`. Loads settings, starts telemetry and
+//! calls the library; nothing else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use protected_api::Settings;
+use protected_api::auth::providers::ProviderKind;
+use protected_api::issuer::{Grant, LocalIssuer};
+
+/// A protected REST API: JWT bearer auth for Auth0, Cognito, Firebase, Fief and any OpenID Connect
+/// provider, with Swagger UI at /docs.
+#[derive(Debug, Parser)]
+#[command(name = "protected-api", version)]
+struct Cli {
+    /// INI configuration file [default: .config in the working directory, when present]
+    #[arg(long, global = true, env = "CONFIG_FILE", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (what runs when no command is given)
+    Serve,
+    /// Print an access token signed by the local issuer's key, for curl
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// Scopes to grant, space-separated or repeated [default: [AUTH] SCOPE, unless --permission is given]
+    #[arg(long)]
+    scope: Vec<String>,
+    /// Permissions to grant, repeated [default: [AUTH] PERMISSION, unless --scope is given]
+    #[arg(long)]
+    permission: Vec<String>,
+    /// The token's subject
+    #[arg(long, default_value = "local-user")]
+    sub: String,
+    /// Lifetime in seconds [default: [LOCAL] TOKEN_TTL]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    ttl: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("protected-api: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Token(args) => print_token(&settings, args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("protected-api: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    protected_api::telemetry::init(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let addr: SocketAddr = settings.server.addr;
+        let public = settings.server.public_base();
+        let provider = settings.provider.name();
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let router = protected_api::build(settings).await.context("starting the service")?;
+        tracing::info!(%addr, provider, docs = %format!("{public}/docs"), "protected-api listening");
+        protected_api::serve(listener, router, shutdown_signal()).await.context("serving")?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn print_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
+    if settings.provider.kind != ProviderKind::Local {
+        anyhow::bail!(
+            "the token command signs with the local issuer's key, but [AUTH] PROVIDER is {}; \
+             get tokens from that provider instead",
+            settings.provider.name()
+        );
+    }
+    let issuer = LocalIssuer::open(&settings.local)?;
+    let mut scopes: Vec<String> = args
+        .scope
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(str::to_owned)
+        .collect();
+    let mut permissions = args.permission;
+    if scopes.is_empty() && permissions.is_empty() {
+        scopes.push(settings.auth.scope.clone());
+        permissions.push(settings.auth.permission.clone());
+    }
+    let grant = Grant {
+        sub: args.sub,
+        client_id: "protected-api-cli".to_owned(),
+        scopes,
+        permissions,
+        ttl: args.ttl.map(Duration::from_secs),
+        extra: serde_json::Map::new(),
+    };
+    println!("{}", issuer.mint(&grant)?.access_token);
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM (what container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

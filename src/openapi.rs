@@ -1,0 +1,238 @@
+//! `ApiDoc` from the handlers' annotations, the provider's security schemes (implicit, code + PKCE,
+//! bearer), and Swagger UI at `/docs` with its OAuth2 redirect page at `/docs/oauth2-redirect`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+use url::Url;
+use utoipa::OpenApi;
+use utoipa::openapi::Server;
+use utoipa::openapi::security::{
+    AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, Implicit, OAuth2, Scopes, SecurityScheme,
+};
+use utoipa_swagger_ui::{Config, oauth};
+
+use crate::auth::DiscoveryDocument;
+use crate::error::ErrorBody;
+use crate::issuer::routes as issuer;
+use crate::routes::{api, health, metadata};
+use crate::state::AppState;
+
+/// The API's own operations and schemas.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "protected-api",
+        description = "A protected REST API: public, private, scoped and permission endpoints behind JWT access tokens. \
+            Click **Authorize** to log in with the configured provider, or paste a bearer token."
+    ),
+    paths(
+        api::public, api::private, api::private_scoped, api::admin, api::optional, api::profile,
+        health::healthz, health::readyz, metadata::protected_resource,
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "api", description = "The example endpoints"),
+        (name = "health", description = "Liveness and readiness"),
+        (name = "metadata", description = "RFC 9728 protected resource metadata"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The local issuer's operations, documented when `[AUTH] PROVIDER = local`.
+#[derive(OpenApi)]
+#[openapi(
+    paths(issuer::jwks, issuer::openid_configuration, issuer::token),
+    tags((name = "local issuer", description = "The embedded development identity provider"))
+)]
+pub struct IssuerDoc;
+
+/// Where Swagger UI logs a person in, when the provider has a browser login.
+#[derive(Debug, Clone)]
+struct LoginUrls {
+    authorize: Url,
+    token: Option<Url>,
+}
+
+/// The scopes Swagger UI offers and pre-selects.
+fn offered_scopes(state: &AppState) -> Vec<String> {
+    let mut scopes = vec![
+        "openid".to_owned(),
+        "profile".to_owned(),
+        "email".to_owned(),
+    ];
+    scopes.push(state.settings.auth.scope.clone());
+    scopes
+}
+
+fn login_urls(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Option<LoginUrls> {
+    let login = &state.verifier.spec().login;
+    let authorize = login
+        .authorize
+        .clone()
+        .or_else(|| discovered?.authorization_endpoint.clone())?;
+    let token = login
+        .token
+        .clone()
+        .or_else(|| discovered?.token_endpoint.clone());
+    Some(LoginUrls { authorize, token })
+}
+
+/// The OpenAPI document for this configuration, as JSON.
+pub fn document(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Value {
+    let mut doc = ApiDoc::openapi();
+    if state.issuer.is_some() {
+        doc.merge(IssuerDoc::openapi());
+    }
+    doc.servers = Some(vec![Server::new(state.settings.server.public_base())]);
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(
+                    "Paste an access token (for the local issuer: `protected-api token`).",
+                ))
+                .build(),
+        ),
+    );
+    let login = login_urls(state, discovered);
+    if let Some(login) = &login {
+        let scopes = || {
+            Scopes::from_iter(offered_scopes(state).into_iter().map(|scope| {
+                let description = format!("request {scope}");
+                (scope, description)
+            }))
+        };
+        let mut flows = vec![Flow::Implicit(Implicit::new(
+            login.authorize.as_str(),
+            scopes(),
+        ))];
+        if let Some(token) = &login.token {
+            flows.push(Flow::AuthorizationCode(AuthorizationCode::new(
+                login.authorize.as_str(),
+                token.as_str(),
+                scopes(),
+            )));
+        }
+        let description = format!(
+            "Log in with the {} provider (authorization code with PKCE, or implicit).",
+            state.verifier.spec().name()
+        );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(flows, description)),
+        );
+    }
+    let mut json = serde_json::to_value(&doc).unwrap_or(Value::Null);
+    if login.is_none() {
+        drop_security_requirement(&mut json, "oauth2");
+    }
+    json
+}
+
+/// Removes `{name: []}` from every operation's `security`: a requirement must name a defined scheme.
+fn drop_security_requirement(doc: &mut Value, name: &str) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        if let Some(security) = operation.get_mut("security").and_then(Value::as_array_mut) {
+            security.retain(|requirement| requirement.get(name).is_none());
+        }
+    }
+}
+
+/// The Swagger UI configuration: the document, the redirect page, and the provider's OAuth client.
+fn swagger_config(state: &AppState) -> Config<'static> {
+    let spec = state.verifier.spec();
+    let mut oauth = oauth::Config::new()
+        .app_name("protected-api")
+        .scopes(offered_scopes(state))
+        .use_pkce_with_authorization_code_grant(true);
+    if let Some(client_id) = &spec.client_id {
+        oauth = oauth.client_id(client_id);
+    }
+    if !spec.login.authorize_params.is_empty() {
+        let params: HashMap<String, String> = spec.login.authorize_params.iter().cloned().collect();
+        oauth = oauth.additional_query_string_params(params);
+    }
+    let redirect = format!(
+        "{}/docs/oauth2-redirect",
+        state.settings.server.public_base()
+    );
+    Config::with_oauth_config(["/openapi.json"], oauth)
+        .oauth2_redirect_url(redirect)
+        .persist_authorization(true)
+        .try_it_out_enabled(true)
+}
+
+/// `/openapi.json`, `/docs` and `/docs/oauth2-redirect`.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let config = Arc::new(swagger_config(state));
+    let files = config.clone();
+    let index = config.clone();
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
+        .route(
+            "/docs/",
+            get(move || async move { swagger_file("index.html", &index) }),
+        )
+        .route(
+            "/docs/oauth2-redirect",
+            get(move || async move { swagger_file("oauth2-redirect.html", &config) }),
+        )
+        .route(
+            "/docs/{*file}",
+            get(move |Path(file): Path<String>| async move { swagger_file(&file, &files) }),
+        )
+}
+
+/// The document; for OIDC the discovered login endpoints are included once discovery answers.
+async fn openapi_json(State(state): State<AppState>) -> Json<Value> {
+    let discovered = match &state.discovery {
+        Some(discovery) => tokio::time::timeout(Duration::from_secs(3), discovery.document())
+            .await
+            .ok()
+            .and_then(Result::ok),
+        None => None,
+    };
+    Json(document(&state, discovered.as_deref()))
+}
+
+fn swagger_file(file: &str, config: &Arc<Config<'static>>) -> Response {
+    match utoipa_swagger_ui::serve(file, config.clone()) {
+        Ok(Some(file)) => {
+            let mut response = file.bytes.into_owned().into_response();
+            if let Ok(content_type) = HeaderValue::from_str(&file.content_type) {
+                response.headers_mut().insert(CONTENT_TYPE, content_type);
+            }
+            if file.gzpipped {
+                response
+                    .headers_mut()
+                    .insert("content-encoding", HeaderValue::from_static("gzip"));
+            }
+            response
+        }
+        Ok(None) => crate::error::ApiError::NotFound.into_response(),
+        Err(error) => {
+            tracing::error!(%error, "Swagger UI file could not be served");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

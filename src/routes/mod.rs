@@ -1,0 +1,17 @@
+//! HTTP routes, one file per area, each a `fn router() -> Router<AppState>`.
+
+pub mod api;
+pub mod health;
+pub mod metadata;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The service's own routes (the local issuer's and the docs are added in [`crate::app_with`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(api::router())
+        .merge(health::router())
+        .merge(metadata::router())
+}

@@ -1,0 +1,108 @@
+//! `AppState`, made of cheap handles, and the `FromRef` parts handlers ask for.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::auth::providers::KeySource;
+use crate::auth::{Discovery, HttpFetcher, KeyStore, Verifier};
+use crate::config::Settings;
+use crate::issuer::routes::IssuerState;
+use crate::issuer::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
+
+/// Why the service could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The local issuer's key or client credentials.
+    #[error(transparent)]
+    Issuer(#[from] IssuerError),
+    /// The HTTP client for the provider's documents.
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Everything handlers share. Each field is `Arc`-backed, so the per-request clone is cheap.
+#[derive(Debug, Clone, FromRef)]
+pub struct AppState {
+    /// Verifies bearer tokens against the configured provider.
+    pub verifier: Verifier,
+    /// The settings the service started with.
+    pub settings: Arc<Settings>,
+    /// The provider's discovery document (OIDC), fetched lazily.
+    pub discovery: Option<Discovery>,
+    /// The embedded issuer, when `[AUTH] PROVIDER = local`.
+    pub issuer: Option<IssuerState>,
+}
+
+impl AppState {
+    /// Opens the local issuer (when selected) and sets up the key cache. Does not contact the provider:
+    /// the service starts while it is unreachable, and `/readyz` tells.
+    ///
+    /// # Errors
+    /// When the local issuer's files cannot be read or created, or no HTTP client can be built.
+    pub fn new(settings: Settings) -> Result<Self, StartError> {
+        let http = HttpFetcher::new()?;
+        let spec = settings.provider.clone();
+        let ttl = settings.auth.jwks_ttl;
+        let min_refresh = settings.auth.jwks_min_refresh;
+        let mut discovery = None;
+        let mut issuer = None;
+        let keys = match &spec.keys {
+            KeySource::Local => {
+                let local = LocalIssuer::open(&settings.local)?;
+                let keys = KeyStore::fixed(local.key_set());
+                issuer = Some(local_issuer_state(&settings, local)?);
+                keys
+            }
+            KeySource::JwksUri(uri) => KeyStore::remote(uri.clone(), http, ttl, min_refresh),
+            KeySource::Discover(issuer_url) => {
+                let found = Discovery::new(issuer_url, http.clone());
+                discovery = Some(found.clone());
+                KeyStore::discovered(found, http, ttl, min_refresh)
+            }
+        };
+        let verifier = Verifier::new(spec, settings.auth.clone(), keys);
+        Ok(Self {
+            verifier,
+            settings: Arc::new(settings),
+            discovery,
+            issuer,
+        })
+    }
+}
+
+fn local_issuer_state(
+    settings: &Settings,
+    issuer: LocalIssuer,
+) -> Result<IssuerState, IssuerError> {
+    let configured = settings
+        .local
+        .client_id
+        .as_deref()
+        .zip(settings.local.client_secret.as_deref());
+    let file = settings.local.data_dir.join("client.json");
+    let (client, origin) = ClientCredentials::load_or_create(configured, &file)?;
+    match origin {
+        CredentialsOrigin::Generated => tracing::warn!(
+            client_id = %client.client_id,
+            client_secret = %client.client_secret,
+            file = %file.display(),
+            "generated the local issuer's client credentials; this is the only time the secret is logged"
+        ),
+        CredentialsOrigin::Stored => {
+            tracing::info!(client_id = %client.client_id, file = %file.display(), "local client credentials loaded");
+        }
+        CredentialsOrigin::Configured => {
+            tracing::info!(client_id = %client.client_id, "local client from configuration")
+        }
+    }
+    let default_scopes = vec![
+        settings.auth.scope.clone(),
+        settings.auth.permission.clone(),
+    ];
+    Ok(IssuerState {
+        issuer,
+        client,
+        default_scopes,
+    })
+}
