@@ -13,6 +13,7 @@
 //! - [`openapi`]: the OpenAPI document and Swagger UI.
 //! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
 //! - [`telemetry`]: logging and the per-request span.
+//! - `testing` (feature `test-support`): a mock IdP and provider-shaped tokens for your own tests.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,6 +32,8 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -464,10 +464,8 @@ impl KeyStore {
             problem,
         })?;
         if set.is_empty() {
-            return Err(FetchError::Invalid {
-                url: uri,
-                problem: "no usable signing key".to_owned(),
-            });
+            // A valid answer, if an odd one: tokens will be refused as signed by unknown keys.
+            tracing::warn!(%uri, "the provider's key set holds no usable signing key");
         }
         Ok((set, fetched.max_age))
     }

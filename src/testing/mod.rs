@@ -1,0 +1,243 @@
+//! Test support for code built on protected-api (cargo feature `test-support`): a mock identity provider
+//! on 127.0.0.1 that publishes a JWKS and a discovery document, and a builder for tokens shaped like
+//! Auth0's, Cognito's, Firebase's, Fief's or Keycloak's. No account anywhere is needed.
+//!
+//! ```no_run
+//! use protected_api::testing::MockIdp;
+//! # async fn demo() {
+//! let idp = MockIdp::start().await;
+//! let settings = idp.oidc_settings(&[("AUTH_SCOPE", "read:messages")]);
+//! let router = protected_api::build(settings).await.unwrap();
+//! let token = idp.token().scope("read:messages").sign();
+//! # let _ = (router, token);
+//! # }
+//! ```
+
+mod keys;
+mod tokens;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use keys::TestKey;
+pub use tokens::TokenBuilder;
+
+use crate::Settings;
+
+/// The audience [`MockIdp`] tokens carry unless told otherwise.
+pub const AUDIENCE: &str = "https://api.example.test";
+
+/// How the mock IdP answers key-set requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksAnswer {
+    /// The published keys.
+    Keys,
+    /// An error status with an empty body.
+    Status(u16),
+    /// 200 with a body that is not a JWK set.
+    Garbage,
+}
+
+#[derive(Debug)]
+struct IdpState {
+    issuer: String,
+    published: RwLock<Vec<Value>>,
+    signing: RwLock<Arc<TestKey>>,
+    answer: RwLock<JwksAnswer>,
+    cache_control: RwLock<Option<String>>,
+    jwks_fetches: AtomicUsize,
+    discovery_fetches: AtomicUsize,
+}
+
+/// An identity provider on a random loopback port: `/.well-known/jwks.json` and
+/// `/.well-known/openid-configuration`. It stops when dropped.
+#[derive(Debug)]
+pub struct MockIdp {
+    state: Arc<IdpState>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for MockIdp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl MockIdp {
+    /// Starts an IdP publishing one RSA key, `kid` `key-1`.
+    pub async fn start() -> Self {
+        Self::start_with(TestKey::rsa("key-1")).await
+    }
+
+    /// Starts an IdP that publishes and signs with `key`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound (tests only).
+    #[allow(clippy::expect_used)]
+    pub async fn start_with(key: TestKey) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let address = listener.local_addr().expect("local address");
+        let state = Arc::new(IdpState {
+            issuer: format!("http://{address}"),
+            published: RwLock::new(vec![key.jwk()]),
+            signing: RwLock::new(Arc::new(key)),
+            answer: RwLock::new(JwksAnswer::Keys),
+            cache_control: RwLock::new(None),
+            jwks_fetches: AtomicUsize::new(0),
+            discovery_fetches: AtomicUsize::new(0),
+        });
+        let router = Router::new()
+            .route("/.well-known/jwks.json", get(jwks))
+            .route("/.well-known/openid-configuration", get(discovery))
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { state, server }
+    }
+
+    /// `http://127.0.0.1:PORT`: the issuer, and the base of its endpoints.
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// The JWKS URI.
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.state.issuer)
+    }
+
+    /// A token from this IdP for [`AUDIENCE`], signed with the current key.
+    pub fn token(&self) -> TokenBuilder {
+        TokenBuilder::new(&self.state.issuer, AUDIENCE, self.signing_key())
+    }
+
+    /// The key tokens are signed with now.
+    pub fn signing_key(&self) -> Arc<TestKey> {
+        self.state
+            .signing
+            .read()
+            .map(|key| key.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Publishes exactly these JWKs (any JSON, malformed ones included).
+    pub fn publish(&self, keys: Vec<Value>) {
+        if let Ok(mut published) = self.state.published.write() {
+            *published = keys;
+        }
+    }
+
+    /// Rotates: publishes only `key` and signs new tokens with it.
+    pub fn rotate_to(&self, key: TestKey) {
+        self.publish(vec![key.jwk()]);
+        if let Ok(mut signing) = self.state.signing.write() {
+            *signing = Arc::new(key);
+        }
+    }
+
+    /// Sets how key-set requests are answered (to simulate an outage or a broken IdP).
+    pub fn answer_with(&self, answer: JwksAnswer) {
+        if let Ok(mut current) = self.state.answer.write() {
+            *current = answer;
+        }
+    }
+
+    /// Sends this `Cache-Control` value with the key set.
+    pub fn cache_control(&self, value: &str) {
+        if let Ok(mut current) = self.state.cache_control.write() {
+            *current = Some(value.to_owned());
+        }
+    }
+
+    /// How many times the key set was requested.
+    pub fn jwks_fetches(&self) -> usize {
+        self.state.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// How many times the discovery document was requested.
+    pub fn discovery_fetches(&self) -> usize {
+        self.state.discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Settings for `PROVIDER = oidc` trusting this IdP through discovery, with `extra` `SECTION_KEY`
+    /// pairs on top.
+    ///
+    /// # Panics
+    /// When the resulting settings are invalid (tests only).
+    #[allow(clippy::expect_used)]
+    pub fn oidc_settings(&self, extra: &[(&str, &str)]) -> Settings {
+        let mut pairs = vec![
+            ("AUTH_PROVIDER".to_owned(), "oidc".to_owned()),
+            ("OIDC_ISSUER".to_owned(), self.state.issuer.clone()),
+            ("OIDC_AUDIENCE".to_owned(), AUDIENCE.to_owned()),
+        ];
+        pairs.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Settings::from_pairs(pairs).expect("valid test settings")
+    }
+}
+
+async fn jwks(State(state): State<Arc<IdpState>>) -> Response {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let answer = state
+        .answer
+        .read()
+        .map(|answer| answer.clone())
+        .unwrap_or(JwksAnswer::Keys);
+    match answer {
+        JwksAnswer::Status(code) => StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
+        JwksAnswer::Garbage => {
+            ([(CONTENT_TYPE, "text/html")], "<html>maintenance</html>").into_response()
+        }
+        JwksAnswer::Keys => {
+            let keys = state
+                .published
+                .read()
+                .map(|keys| keys.clone())
+                .unwrap_or_default();
+            let mut response = axum::Json(json!({ "keys": keys })).into_response();
+            if let Some(value) = state
+                .cache_control
+                .read()
+                .ok()
+                .and_then(|value| value.clone())
+                && let Ok(value) = value.parse()
+            {
+                response.headers_mut().insert(CACHE_CONTROL, value);
+            }
+            response
+        }
+    }
+}
+
+async fn discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    let issuer = &state.issuer;
+    axum::Json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }))
+}

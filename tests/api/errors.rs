@@ -1,0 +1,128 @@
+//! RFC 6750 error answers for missing or malformed credentials, and JSON 404/405.
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, www_authenticate};
+
+#[tokio::test]
+async fn no_token_gets_a_bare_challenge_pointing_at_the_resource_metadata() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/api/private").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = www_authenticate(&response);
+    assert!(
+        challenge.starts_with(r#"Bearer realm="protected-api""#),
+        "{challenge}"
+    );
+    assert!(
+        !challenge.contains("error="),
+        "no error code without credentials (RFC 6750 §3.1): {challenge}"
+    );
+    let metadata = format!(
+        r#"resource_metadata="{}/.well-known/oauth-protected-resource""#,
+        "http://127.0.0.1:8000"
+    );
+    assert!(challenge.contains(&metadata), "{challenge}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error_description"], "no bearer token");
+}
+
+#[tokio::test]
+async fn another_scheme_counts_as_no_token() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .get("/api/private")
+        .basic_auth("user", Some("pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(!www_authenticate(&response).contains("error="));
+}
+
+#[tokio::test]
+async fn the_scheme_name_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    let token = app.idp().token().sign();
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = app
+            .get("/api/private")
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn an_empty_or_spaced_bearer_value_is_an_invalid_request() {
+    let app = TestApp::spawn().await;
+    for value in ["Bearer", "Bearer ", "Bearer two words", "Bearer a,b"] {
+        let response = app
+            .get("/api/private")
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{value:?}");
+        let challenge = www_authenticate(&response);
+        assert!(
+            challenge.contains(r#"error="invalid_request""#),
+            "{value:?}: {challenge}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn a_token_shaped_word_that_is_no_jwt_is_an_invalid_token() {
+    let app = TestApp::spawn().await;
+    for token in ["abc", "a.b.c", "a.b", "...."] {
+        let response = app.get_with("/api/private", token).await;
+        assert_eq!(response.status(), 401, "{token}");
+        assert!(
+            www_authenticate(&response).contains(r#"error="invalid_token""#),
+            "{token}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_answer_json() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/nope").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+
+    let response = app.post("/api/public").send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert!(response.headers().get("allow").is_some());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_huge_header_is_refused_and_the_service_keeps_serving() {
+    let app = TestApp::spawn().await;
+    let huge = "a".repeat(100 * 1024);
+    let response = app.get_with("/api/private", &huge).await;
+    assert!(response.status().is_client_error(), "{}", response.status());
+    assert_eq!(app.get("/api/public").send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .get("/api/public")
+        .header("x-request-id", "trace-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me");
+    let response = app.get("/api/public").send().await.unwrap();
+    assert!(!response.headers()["x-request-id"].is_empty());
+}
