@@ -226,7 +226,10 @@ struct Cached {
     /// Bumped on every successful fetch, so waiters can tell a refresh happened while they queued.
     generation: u64,
     fresh_until: Option<Instant>,
-    last_attempt: Option<Instant>,
+    /// When an unknown `kid` last caused a fetch (rate-limited by `min_refresh`).
+    last_kid_refresh: Option<Instant>,
+    /// When the last fetch failed (no retry before `min_refresh` has passed).
+    last_failure: Option<Instant>,
 }
 
 /// The provider's keys, cached. Cheap to clone; all clones share one cache.
@@ -381,35 +384,32 @@ impl KeyStore {
         (cached.keys.clone(), cached.generation, fresh)
     }
 
-    /// Fetches new keys unless another task did since `seen_generation`, or (for an unknown `kid`, or
-    /// after a failure) the last attempt was less than `min_refresh` ago. Returns the keys to use now:
-    /// new ones, or the stale ones when the fetch failed.
+    /// Fetches new keys unless another task did since `seen_generation`, the cached set is still fresh
+    /// (for [`Reason::Expired`]), an unknown `kid` already caused a fetch less than `min_refresh` ago, or
+    /// the last fetch failed less than `min_refresh` ago. Returns the keys to use now: new ones, or the
+    /// stale ones when the fetch failed.
     async fn refresh(&self, seen_generation: u64, reason: Reason) -> Option<Arc<KeySet>> {
         if matches!(self.inner.origin, Origin::Fixed) {
             return self.current();
         }
         let _in_flight = self.inner.fetching.lock().await;
-        let (keys, generation, fresh, last_attempt) = {
+        let (keys, skip) = {
             let Ok(cached) = self.inner.cached.read() else {
                 return None;
             };
-            let fresh = cached
-                .fresh_until
-                .is_some_and(|until| Instant::now() < until);
-            (
-                cached.keys.clone(),
-                cached.generation,
-                fresh,
-                cached.last_attempt,
-            )
+            let now = Instant::now();
+            let within_min_refresh = |at: Option<Instant>| {
+                at.is_some_and(|at| now.duration_since(at) < self.inner.min_refresh)
+            };
+            let skip = cached.generation != seen_generation // another request refreshed while this one waited
+                || within_min_refresh(cached.last_failure)
+                || match reason {
+                    Reason::Expired => cached.fresh_until.is_some_and(|until| now < until),
+                    Reason::UnknownKid => within_min_refresh(cached.last_kid_refresh),
+                };
+            (cached.keys.clone(), skip)
         };
-        if generation != seen_generation {
-            return keys; // another request refreshed while this one waited
-        }
-        let recently = last_attempt.is_some_and(|at| at.elapsed() < self.inner.min_refresh);
-        if recently && (reason == Reason::UnknownKid || keys.is_none())
-            || reason == Reason::Expired && fresh
-        {
+        if skip {
             return keys;
         }
         let outcome = self.fetch().await;
@@ -417,7 +417,9 @@ impl KeyStore {
             return keys;
         };
         let now = Instant::now();
-        cached.last_attempt = Some(now);
+        if reason == Reason::UnknownKid {
+            cached.last_kid_refresh = Some(now);
+        }
         match outcome {
             Ok((set, max_age)) => {
                 let ttl = self.inner.ttl.unwrap_or_else(|| {
@@ -432,10 +434,12 @@ impl KeyStore {
                 cached.keys = Some(Arc::new(set));
                 cached.generation += 1;
                 cached.fresh_until = Some(now + ttl);
+                cached.last_failure = None;
             }
             Err(error) => {
                 // Keep serving what we have; try again after `min_refresh` rather than on every request.
                 cached.fresh_until = Some(now + self.inner.min_refresh);
+                cached.last_failure = Some(now);
                 match &cached.keys {
                     Some(_) => {
                         tracing::warn!(%error, "fetching provider keys failed; still serving cached keys")

@@ -72,7 +72,7 @@ impl TokenBuilder {
     }
 
     /// `sub`.
-    pub fn sub(self, sub: &str) -> Self {
+    pub fn subject(self, sub: &str) -> Self {
         self.claim("sub", sub)
     }
 
@@ -130,7 +130,7 @@ impl TokenBuilder {
 
     /// An Auth0 machine-to-machine token (`client_credentials`): `sub` ends in `@clients`.
     pub fn auth0_m2m(self, client_id: &str) -> Self {
-        self.sub(&format!("{client_id}@clients"))
+        self.subject(&format!("{client_id}@clients"))
             .claim("gty", "client-credentials")
             .claim("azp", client_id)
     }

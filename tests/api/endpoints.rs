@@ -22,7 +22,12 @@ async fn public_needs_no_token() {
 #[tokio::test]
 async fn private_returns_every_claim_of_a_valid_token() {
     let app = TestApp::spawn().await;
-    let token = app.idp().token().sub("alice").claim("tenant", "t1").sign();
+    let token = app
+        .idp()
+        .token()
+        .subject("alice")
+        .claim("tenant", "t1")
+        .sign();
     let response = app.get_with("/api/private", &token).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
@@ -128,7 +133,7 @@ async fn optional_tells_anonymous_from_authenticated_and_still_refuses_bad_token
         .unwrap();
     assert_eq!(anonymous, serde_json::json!({"authenticated": false}));
 
-    let token = app.idp().token().sub("bob").sign();
+    let token = app.idp().token().subject("bob").sign();
     let known: Value = app
         .get_with("/api/optional", &token)
         .await
@@ -147,7 +152,12 @@ async fn optional_tells_anonymous_from_authenticated_and_still_refuses_bad_token
 #[tokio::test]
 async fn a_profile_is_shown_to_its_owner_only() {
     let app = TestApp::spawn().await;
-    let alice = app.idp().token().sub("alice").scope("read:messages").sign();
+    let alice = app
+        .idp()
+        .token()
+        .subject("alice")
+        .scope("read:messages")
+        .sign();
     let response = app.get_with("/api/profile/alice", &alice).await;
     assert_eq!(response.status(), 200);
     let profile: Value = response.json().await.unwrap();

@@ -320,7 +320,7 @@ async fn the_audience_may_be_an_array_containing_ours() {
 #[tokio::test]
 async fn a_tampered_payload_fails_the_signature() {
     let app = TestApp::spawn().await;
-    let token = app.idp().token().sub("alice").sign();
+    let token = app.idp().token().subject("alice").sign();
     let parts: Vec<&str> = token.split('.').collect();
     let forged = b64(&json!({"iss": app.idp().issuer(), "aud": protected_api::testing::AUDIENCE, "sub": "admin", "exp": 4102444800u64}).to_string());
     let tampered = format!("{}.{forged}.{}", parts[0], parts[2]);

@@ -1,0 +1,195 @@
+//! Configuration: precedence, the Auth0 tutorial's `.config`, and one-line errors that name the key.
+
+use std::io::Write;
+use std::process::Command;
+
+use protected_api::Settings;
+use protected_api::auth::providers::ProviderKind;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn ini(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".ini").tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+/// Runs the binary in an empty directory with only `vars` set; returns (exit code, stderr).
+fn run(args: &[&str], vars: &[(&str, &str)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_protected-api"))
+        .args(args)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .env("LOCAL_DATA_DIR", dir.path())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_auth0_tutorials_config_works_as_written() {
+    let file = ini(
+        "[AUTH0]\nDOMAIN = tenant.eu.auth0.com\nAPI_AUDIENCE = https://api.example.com\nALGORITHMS = RS256\nISSUER = https://tenant.eu.auth0.com/\n",
+    );
+    let settings = Settings::load_from(Some(file.path()), env(&[])).unwrap();
+    assert_eq!(
+        settings.provider.kind,
+        ProviderKind::Auth0,
+        "a lone [AUTH0] section selects Auth0"
+    );
+    assert_eq!(settings.provider.issuer, "https://tenant.eu.auth0.com/");
+    assert_eq!(
+        settings.provider.audiences,
+        vec!["https://api.example.com".to_owned()]
+    );
+    let protected_api::auth::providers::KeySource::JwksUri(uri) = &settings.provider.keys else {
+        panic!()
+    };
+    assert_eq!(
+        uri.as_str(),
+        "https://tenant.eu.auth0.com/.well-known/jwks.json"
+    );
+}
+
+#[test]
+fn environment_overrides_the_file_which_overrides_defaults() {
+    let file = ini("[SERVER]\nPORT = 9000\nHOST = 0.0.0.0\n[auth]\nleeway = 5\n");
+    let settings = Settings::load_from(Some(file.path()), env(&[("SERVER_PORT", "9100")])).unwrap();
+    assert_eq!(settings.server.addr.port(), 9100);
+    assert_eq!(settings.server.addr.ip().to_string(), "0.0.0.0");
+    assert_eq!(
+        settings.auth.leeway.as_secs(),
+        5,
+        "section and key names are case-insensitive"
+    );
+    assert_eq!(settings.auth.max_token_bytes, 8192);
+}
+
+#[test]
+fn an_unknown_key_in_the_file_is_named() {
+    let file = ini("[AUTH0]\nDOMIAN = tenant.auth0.com\n");
+    let error = Settings::load_from(Some(file.path()), env(&[])).unwrap_err();
+    assert_eq!(error.to_string(), "[AUTH0] DOMIAN: unknown key");
+}
+
+#[test]
+fn provider_specific_rules_are_checked_at_start() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("AUTH_PROVIDER", "okta")],
+            "[AUTH] PROVIDER: unknown provider",
+        ),
+        (
+            &[("AUTH_PROVIDER", "auth0"), ("AUTH0_API_AUDIENCE", "a")],
+            "[AUTH0] DOMAIN: missing",
+        ),
+        (
+            &[
+                ("AUTH_PROVIDER", "auth0"),
+                ("AUTH0_DOMAIN", "t.auth0.com"),
+                ("AUTH0_API_AUDIENCE", "a"),
+                ("AUTH0_ALGORITHMS", "HS256"),
+            ],
+            "[AUTH0] ALGORITHMS: HS256 is symmetric",
+        ),
+        (
+            &[
+                ("AUTH_PROVIDER", "oidc"),
+                ("OIDC_ISSUER", "http://idp.example.com"),
+                ("OIDC_AUDIENCE", "a"),
+            ],
+            "[OIDC] ISSUER: must be https",
+        ),
+        (
+            &[
+                ("AUTH_PROVIDER", "oidc"),
+                ("OIDC_ISSUER", "https://idp.example.com"),
+                ("OIDC_AUDIENCE", "a"),
+                ("OIDC_JWKS_URI", "http://idp.example.com/jwks"),
+            ],
+            "[OIDC] JWKS_URI: must be https",
+        ),
+        (
+            &[
+                ("AUTH_PROVIDER", "cognito"),
+                ("COGNITO_REGION", "eu-west-1"),
+                ("COGNITO_USER_POOL_ID", "p"),
+            ],
+            "[COGNITO] CLIENT_ID: missing",
+        ),
+        (
+            &[("AUTH_LEEWAY", "-1")],
+            "[AUTH] LEEWAY: expected a whole number of seconds",
+        ),
+        (
+            &[("CACHE_URL", "http://cache")],
+            "[CACHE] URL: expected redis://",
+        ),
+    ];
+    for (pairs, expected) in cases {
+        let error = Settings::load_from(None, env(pairs))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(expected),
+            "{error:?} should start with {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn plain_http_is_fine_on_loopback() {
+    let pairs = [
+        ("AUTH_PROVIDER", "oidc"),
+        ("OIDC_ISSUER", "http://127.0.0.1:8080/realms/dev"),
+        ("OIDC_AUDIENCE", "api"),
+    ];
+    assert!(Settings::load_from(None, env(&pairs)).is_ok());
+}
+
+#[test]
+fn a_bad_value_stops_the_process_with_one_line_naming_the_key() {
+    let (code, stderr) = run(&[], &[("SERVER_PORT", "eighty")]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("[SERVER] PORT"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_too() {
+    let (code, stderr) = run(&["--config", "/nonexistent/.config"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("/nonexistent/.config: no such file"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[], &[("CONFIG_FILE", "/nonexistent/other.ini")]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn the_token_command_refuses_other_providers() {
+    let (code, stderr) = run(
+        &["token"],
+        &[
+            ("AUTH_PROVIDER", "firebase"),
+            ("FIREBASE_PROJECT_ID", "demo"),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("PROVIDER is firebase"), "{stderr}");
+}

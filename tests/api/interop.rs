@@ -1,0 +1,1 @@
+//! Interop with a real OpenID provider (npm `oidc-provider`) on loopback.

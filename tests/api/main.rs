@@ -1,0 +1,16 @@
+//! Integration tests: the real service on a random loopback port, with an in-process mock IdP.
+
+// Test helpers panic on setup failures, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod config;
+mod endpoints;
+mod errors;
+mod interop;
+mod jwks_cache;
+mod local_issuer;
+mod openapi;
+mod providers;
+mod tokens;
