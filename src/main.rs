@@ -30,6 +30,8 @@ enum Command {
     Serve,
     /// Print an access token signed by the local issuer's key, for curl
     Token(TokenArgs),
+    /// Exit 0 when the service at the configured address answers /healthz (for container health checks)
+    Healthcheck,
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Token(args) => print_token(&settings, args),
+        Command::Healthcheck => healthcheck(&settings),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,6 +122,28 @@ fn print_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
     };
     println!("{}", issuer.mint(&grant)?.access_token);
     Ok(())
+}
+
+fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    let mut addr = settings.server.addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into()); // bound to every interface: ask loopback
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()?;
+        let response = client.get(format!("http://{addr}/healthz")).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "/healthz answered {}",
+            response.status()
+        );
+        Ok(())
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM (what container runtimes send).

@@ -193,3 +193,26 @@ fn the_token_command_refuses_other_providers() {
     assert_eq!(code, 1);
     assert!(stderr.contains("PROVIDER is firebase"), "{stderr}");
 }
+
+#[test]
+fn the_example_config_documents_every_key_and_loads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.config.example");
+    let text = std::fs::read_to_string(path).unwrap();
+    for (section, keys) in protected_api::config::KNOWN_KEYS {
+        let start = text
+            .find(&format!("\n[{section}]\n"))
+            .unwrap_or_else(|| panic!("[{section}] is documented"));
+        let end = text[start + 1..]
+            .find("\n[")
+            .map_or(text.len(), |at| start + 1 + at);
+        let body = &text[start..end];
+        for key in *keys {
+            let documented = body.lines().any(|line| {
+                line.trim_start_matches(';')
+                    .starts_with(&format!("{key} ="))
+            });
+            assert!(documented, "[{section}] {key} is in .config.example");
+        }
+    }
+    assert!(Settings::load_from(Some(std::path::Path::new(path)), env(&[])).is_ok());
+}
