@@ -104,7 +104,11 @@ impl ApiError {
         }
     }
 
-    fn log(&self) {
+    /// Logs the refusal (the cause, for `Internal`) and counts refused tokens by reason.
+    fn report(&self) {
+        if let Self::InvalidToken(error) = self {
+            crate::telemetry::metrics::auth_failure(error.reason());
+        }
         match self {
             Self::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             Self::KeysUnavailable => tracing::warn!("refused: {self}"),
@@ -121,7 +125,7 @@ fn quoted(value: &str) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        self.log();
+        self.report();
         let description = self.public_description();
         let challenge = self.challenge(&description);
         let body = ErrorBody {

@@ -62,6 +62,39 @@ pub enum TokenError {
     AuthTimeInFuture,
 }
 
+impl TokenError {
+    /// Whether the same token will be refused for the same reason as long as the key set is the same.
+    /// Not so for claims that time makes valid (`nbf`, `iat`, `auth_time`) or keys a refresh may bring.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(
+            self,
+            Self::NotYetValid
+                | Self::IssuedInFuture
+                | Self::AuthTimeInFuture
+                | Self::UnknownKey
+                | Self::MissingKid
+        )
+    }
+
+    /// A short label for metrics: `expired`, `bad_signature`, …
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Malformed | Self::MalformedHeader | Self::MalformedClaims => "malformed",
+            Self::AlgorithmNotAllowed(_) => "algorithm",
+            Self::UnsupportedCritical => "crit",
+            Self::UnknownKey | Self::MissingKid => "unknown_key",
+            Self::KeyMismatch => "key_mismatch",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid | Self::IssuedInFuture | Self::AuthTimeInFuture => "not_yet_valid",
+            Self::IssuerMismatch => "issuer",
+            Self::AudienceMismatch => "audience",
+            Self::MissingClaim(_) | Self::WrongTokenUse => "claims",
+        }
+    }
+}
+
 impl From<jsonwebtoken::errors::Error> for TokenError {
     fn from(error: jsonwebtoken::errors::Error) -> Self {
         match error.kind() {

@@ -328,6 +328,15 @@ impl KeyStore {
             .and_then(|cached| cached.keys.clone())
     }
 
+    /// The generation of the cached key set while it is fresh, `None` once its TTL has run out (or
+    /// before the first fetch). Bumped by every successful fetch: results that depend on the key set
+    /// are reused only under the generation they were computed with, and not at all while the set is
+    /// stale, so that a request goes through to the provider and notices a revoked key.
+    pub fn fresh_generation(&self) -> Option<u64> {
+        let (keys, generation, fresh) = self.snapshot();
+        (keys.is_some() && fresh).then_some(generation)
+    }
+
     /// The key for a token's `kid` and `alg`: from the cache when fresh, else after a refresh. An unknown
     /// `kid` causes at most one refetch per `JWKS_MIN_REFRESH`.
     ///
@@ -413,6 +422,7 @@ impl KeyStore {
             return keys;
         }
         let outcome = self.fetch().await;
+        crate::telemetry::metrics::jwks_fetch(outcome.is_ok());
         let Ok(mut cached) = self.inner.cached.write() else {
             return keys;
         };

@@ -3,6 +3,7 @@
 //! A request's bearer token goes through [`Verifier::verify`] once; handlers ask for what they need with
 //! the extractors [`Claims`], `Option<Claims>`, [`RequireScope`] and [`RequirePermission`].
 
+mod cache;
 mod claims;
 mod discovery;
 mod error;

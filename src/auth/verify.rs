@@ -9,11 +9,13 @@ use jsonwebtoken::{Algorithm, Validation, get_current_timestamp};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::cache::{Cached, TokenCache};
 use super::claims::Verified;
 use super::error::{TokenError, VerifyError};
 use super::jwks::KeyStore;
 use super::providers::ProviderSpec;
 use crate::config::AuthSettings;
+use crate::telemetry::metrics;
 
 /// Checks tokens against the configured provider. Cheap to clone; clones share the key cache.
 #[derive(Debug, Clone)]
@@ -27,6 +29,7 @@ struct Inner {
     auth: AuthSettings,
     keys: KeyStore,
     validation: Validation,
+    cache: TokenCache,
 }
 
 /// The JOSE header fields this service reads. `jku`, `x5u`, `jwk` and `x5c` are deliberately absent:
@@ -64,6 +67,7 @@ impl Verifier {
                 auth,
                 keys,
                 validation,
+                cache: TokenCache::new(),
             }),
         }
     }
@@ -83,16 +87,68 @@ impl Verifier {
         &self.inner.keys
     }
 
-    /// Verifies a compact JWS access token.
+    /// Verifies a compact JWS access token, or answers from the verified-token cache when this token
+    /// was checked before against the same key set.
     ///
     /// # Errors
     /// [`VerifyError::Token`] with the first rule the token breaks; [`VerifyError::KeysUnavailable`] when
     /// the provider's keys cannot be had.
-    #[tracing::instrument(level = "debug", skip_all, fields(kid))]
     pub async fn verify(&self, token: &str) -> Result<Verified, VerifyError> {
         if token.len() > self.inner.auth.max_token_bytes {
             return Err(TokenError::TooLarge.into());
         }
+        let digest = TokenCache::digest(token);
+        let generation = self.inner.keys.fresh_generation();
+        let leeway = self.inner.auth.leeway.as_secs();
+        let cached = generation.and_then(|generation| {
+            self.inner
+                .cache
+                .get(&digest, generation, get_current_timestamp(), leeway)
+        });
+        if let Some(cached) = cached {
+            metrics::token_cache(true);
+            return match cached {
+                Cached::Accepted(verified) => Ok(verified),
+                Cached::Refused(error) => Err(error.into()),
+            };
+        }
+        metrics::token_cache(false);
+        let result = self.verify_signed(token).await;
+        // Cache only what was computed entirely with one fresh key set (no refresh happened meanwhile).
+        if let Some(generation) =
+            generation.filter(|g| self.inner.keys.fresh_generation() == Some(*g))
+        {
+            match &result {
+                Ok(verified) => self.inner.cache.put(
+                    digest,
+                    &Ok(verified.clone()),
+                    generation,
+                    get_current_timestamp(),
+                    leeway,
+                ),
+                Err(VerifyError::Token(error)) => {
+                    self.inner.cache.put(
+                        digest,
+                        &Err(error.clone()),
+                        generation,
+                        get_current_timestamp(),
+                        leeway,
+                    );
+                }
+                Err(VerifyError::KeysUnavailable) => {}
+            }
+        }
+        result
+    }
+
+    /// Verified tokens held by the cache now.
+    pub fn cached_tokens(&self) -> u64 {
+        self.inner.cache.accepted_len()
+    }
+
+    /// The full check: header rules, key by `kid`, signature, registered claims, provider rules.
+    #[tracing::instrument(level = "debug", skip_all, fields(kid))]
+    async fn verify_signed(&self, token: &str) -> Result<Verified, VerifyError> {
         let header = read_header(token)?;
         let alg = self.allowed_algorithm(&header.alg)?;
         if header.crit.is_some() {

@@ -126,3 +126,30 @@ async fn every_response_carries_a_request_id() {
     let response = app.get("/api/public").send().await.unwrap();
     assert!(!response.headers()["x-request-id"].is_empty());
 }
+
+#[tokio::test]
+async fn metrics_count_requests_refusals_and_cache_hits() {
+    let app = TestApp::spawn().await;
+    let token = app.idp().token().sign();
+    for _ in 0..3 {
+        app.get_with("/api/private", &token).await; // the first fetches keys, the second caches, the third hits
+    }
+    let expired = app
+        .idp()
+        .token()
+        .expired_for(std::time::Duration::from_secs(600))
+        .sign();
+    app.get_with("/api/private", &expired).await;
+    let response = app.get("/metrics").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{route="/api/private",method="GET",status="200"}"#,
+        r#"auth_failures_total{reason="expired"}"#,
+        r#"jwks_fetches_total{result="ok"}"#,
+        "token_cache_hits_total",
+        "token_cache_misses_total",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+}

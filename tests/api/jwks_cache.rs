@@ -231,3 +231,45 @@ async fn a_configured_jwks_uri_skips_discovery() {
     );
     assert_eq!(app.idp().discovery_fetches(), 0);
 }
+
+#[tokio::test]
+async fn cached_tokens_of_a_revoked_key_stop_working_after_the_refresh() {
+    let app = app_with(MockIdp::start().await, &[("AUTH_JWKS_MIN_REFRESH", "0")]).await;
+    let old = app.idp().token().sign();
+    for _ in 0..5 {
+        assert_eq!(app.get_with("/api/private", &old).await.status(), 200);
+    }
+    assert_eq!(
+        app.state.verifier.cached_tokens(),
+        1,
+        "verified once, then served from the cache"
+    );
+
+    app.idp().rotate_to(TestKey::rsa("key-2")); // the provider drops key-1
+    let new = app.idp().token().sign();
+    assert_eq!(app.get_with("/api/private", &new).await.status(), 200); // unknown kid: refresh
+    assert_invalid_token(
+        app.get_with("/api/private", &old).await,
+        "unknown signing key",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_stale_key_set_bypasses_the_token_cache_so_revocation_is_noticed() {
+    let app = app_with(
+        MockIdp::start().await,
+        &[("AUTH_JWKS_TTL", "1"), ("AUTH_JWKS_MIN_REFRESH", "0")],
+    )
+    .await;
+    let token = app.idp().token().sign();
+    assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
+    assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
+    app.idp().rotate_to(TestKey::rsa("key-2"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_invalid_token(
+        app.get_with("/api/private", &token).await,
+        "unknown signing key",
+    )
+    .await;
+}

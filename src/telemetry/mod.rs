@@ -1,5 +1,7 @@
-//! Logging: a subscriber (pretty or JSON, `RUST_LOG` respected) and the per-request span
+//! Logging and metrics: a subscriber (pretty or JSON, `RUST_LOG` respected) and the per-request span
 //! `http_request{method, path, request_id, status, latency_ms, sub}`. Tokens and cookies are never logged.
+
+pub mod metrics;
 
 use std::time::Duration;
 
