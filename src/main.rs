@@ -85,6 +85,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let provider = settings.provider.name();
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let router = protected_api::build(settings).await.context("starting the service")?;
+        let addr = listener.local_addr().unwrap_or(addr); // the real port when PORT = 0
         tracing::info!(%addr, provider, docs = %format!("{public}/docs"), "protected-api listening");
         protected_api::serve(listener, router, shutdown_signal()).await.context("serving")?;
         tracing::info!("stopped");

@@ -273,3 +273,21 @@ async fn a_stale_key_set_bypasses_the_token_cache_so_revocation_is_noticed() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_oversized_key_set_is_refused_like_an_outage() {
+    let idp = MockIdp::start().await;
+    let key = idp.signing_key();
+    // About 1.3 MB of keys: over the 512 KiB cap on provider documents.
+    idp.publish(
+        (0..3000)
+            .map(|i| key.jwk_with(serde_json::json!({"kid": format!("k{i}")})))
+            .collect(),
+    );
+    let app = app_with(idp, &[("AUTH_JWKS_MIN_REFRESH", "0")]).await;
+    let response = app
+        .get_with("/api/private", &app.idp().token().sign())
+        .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
+}

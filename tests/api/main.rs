@@ -12,5 +12,6 @@ mod interop;
 mod jwks_cache;
 mod local_issuer;
 mod openapi;
+mod process;
 mod providers;
 mod tokens;
