@@ -12,7 +12,10 @@ use crate::auth::providers::{self, ProviderSpec};
 /// Every section and key the service reads. An INI key outside this table is an error (a typo must not
 /// pass silently); an environment variable outside it is ignored (the environment is shared).
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    ("SERVER", &["HOST", "PORT", "PUBLIC_URL", "CORS_ORIGINS"]),
+    (
+        "SERVER",
+        &["HOST", "PORT", "PUBLIC_URL", "CORS_ORIGINS", "METRICS"],
+    ),
     (
         "AUTH",
         &[
@@ -140,6 +143,8 @@ pub struct ServerSettings {
     pub public_url: Url,
     /// Browser origins allowed by CORS; empty means CORS is off.
     pub cors_origins: Vec<String>,
+    /// Whether `/metrics` is served and requests are counted.
+    pub metrics: bool,
 }
 
 impl ServerSettings {
@@ -459,19 +464,47 @@ impl RawSettings {
                 parse_http_url("SERVER", "PUBLIC_URL", &format!("http://{shown}"))?
             }
         };
-        let cors_origins = self
+        let mut cors_origins = Vec::new();
+        for origin in self
             .get("SERVER", "CORS_ORIGINS")
-            .map(|list| {
-                list.split([',', ' '])
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+            .unwrap_or("")
+            .split([',', ' '])
+        {
+            match origin {
+                "" => {}
+                "*" => cors_origins.push(origin.to_owned()),
+                // An origin is scheme://host[:port], nothing more (RFC 6454).
+                _ => {
+                    let url = parse_http_url("SERVER", "CORS_ORIGINS", origin)?;
+                    if url.path() != "/" || url.query().is_some() || origin.ends_with('/') {
+                        let problem =
+                            format!("{origin:?} is not an origin (scheme://host[:port], no path)");
+                        return Err(ConfigError::key("SERVER", "CORS_ORIGINS", problem));
+                    }
+                    cors_origins.push(origin.to_owned());
+                }
+            }
+        }
+        let metrics = match self
+            .get("SERVER", "METRICS")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("true" | "yes" | "on" | "1") => true,
+            Some("false" | "no" | "off" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError::key(
+                    "SERVER",
+                    "METRICS",
+                    format!("expected true or false, got {other:?}"),
+                ));
+            }
+        };
         Ok(ServerSettings {
             addr,
             public_url,
             cors_origins,
+            metrics,
         })
     }
 

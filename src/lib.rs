@@ -79,7 +79,6 @@ pub fn app(state: AppState) -> Router {
 /// Like [`app`], with `extra` routes of your own merged in: they get the same state, extractors,
 /// middleware and error handling.
 pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
-    telemetry::metrics::install();
     let metadata_url = format!(
         "{}{}",
         state.settings.server.public_base(),
@@ -89,14 +88,18 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     if let Some(issuer) = state.issuer.clone() {
         router = router.merge(issuer::routes::router(issuer));
     }
+    router = router
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    if state.settings.server.metrics && telemetry::metrics::install().is_some() {
+        router = router
+            .route("/metrics", axum::routing::get(telemetry::metrics::render))
+            .layer(axum::middleware::from_fn(
+                telemetry::metrics::count_requests,
+            ));
+    }
     let cors = cors_layer(&state.settings.server.cors_origins);
     router
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .route("/metrics", axum::routing::get(telemetry::metrics::render))
-        .layer(axum::middleware::from_fn(
-            telemetry::metrics::count_requests,
-        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response_with_state(
             Arc::<str>::from(metadata_url),

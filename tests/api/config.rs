@@ -216,3 +216,28 @@ fn the_example_config_documents_every_key_and_loads() {
     }
     assert!(Settings::load_from(Some(std::path::Path::new(path)), env(&[])).is_ok());
 }
+
+#[test]
+fn cors_origins_must_be_origins() {
+    let ok = Settings::load_from(
+        None,
+        env(&[(
+            "SERVER_CORS_ORIGINS",
+            "http://localhost:3000, https://app.example.com",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(
+        ok.server.cors_origins,
+        vec!["http://localhost:3000", "https://app.example.com"]
+    );
+    let error = Settings::load_from(
+        None,
+        env(&[("SERVER_CORS_ORIGINS", "https://app.example.com/path")]),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().starts_with("[SERVER] CORS_ORIGINS:"),
+        "{error}"
+    );
+}

@@ -153,3 +153,41 @@ async fn metrics_count_requests_refusals_and_cache_hits() {
         assert!(text.contains(expected), "{expected} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn metrics_can_be_turned_off() {
+    let app = TestApp::oidc(&[("SERVER_METRICS", "false")], axum::Router::new()).await;
+    assert_eq!(app.get("/metrics").send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_configured_origins_only() {
+    let app = TestApp::oidc(
+        &[("SERVER_CORS_ORIGINS", "http://localhost:3000")],
+        axum::Router::new(),
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/private", app.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("http://localhost:3000").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
