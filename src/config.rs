@@ -85,6 +85,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "DATA_DIR",
             "CLIENT_ID",
             "CLIENT_SECRET",
+            "REDIRECT_URIS",
         ],
     ),
     ("CACHE", &["URL", "USERINFO_TTL"]),
@@ -190,6 +191,8 @@ pub struct LocalSettings {
     pub client_id: Option<String>,
     /// The `client_credentials` client secret; generated and stored in `data_dir` when unset.
     pub client_secret: Option<String>,
+    /// Where `/authorize` may send codes and tokens (exact match).
+    pub redirect_uris: Vec<String>,
 }
 
 /// `[CACHE]`: the user-info cache.
@@ -578,7 +581,19 @@ impl RawSettings {
                 "CLIENT_ID and CLIENT_SECRET are set together",
             ));
         }
+        let redirect_uris = match self.get("LOCAL", "REDIRECT_URIS") {
+            Some(list) => list
+                .split([',', ' '])
+                .filter(|uri| !uri.is_empty())
+                .map(|uri| parse_http_url("LOCAL", "REDIRECT_URIS", uri).map(|_| uri.to_owned()))
+                .collect::<Result<_, _>>()?,
+            None => vec![
+                format!("{}/docs/oauth2-redirect", server.public_base()),
+                format!("{}/auth-callback", server.public_base()),
+            ],
+        };
         Ok(LocalSettings {
+            redirect_uris,
             issuer,
             audience: self
                 .get("LOCAL", "AUDIENCE")

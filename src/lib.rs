@@ -10,6 +10,7 @@
 //!   [`auth::providers`] maps each provider's settings to what the verifier checks.
 //! - [`issuer`]: the embedded development identity provider (`PROVIDER = local`).
 //! - [`routes`]: the endpoints, one module per area.
+//! - [`store`]: local accounts (SQLite) and the user-info cache (memory or Redis).
 //! - [`openapi`]: the OpenAPI document and Swagger UI.
 //! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
 //! - [`telemetry`]: logging and the per-request span.
@@ -31,6 +32,7 @@ pub mod issuer;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -68,7 +70,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Errors
 /// When the local issuer's key or credentials cannot be read or created.
 pub async fn build(settings: Settings) -> Result<Router, StartError> {
-    Ok(app(AppState::new(settings)?))
+    Ok(app(AppState::new(settings).await?))
 }
 
 /// The routes and middleware over an existing state.
@@ -133,7 +135,9 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // The peer address feeds the per-address back-off on password logins.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

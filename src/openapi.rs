@@ -23,6 +23,7 @@ use utoipa_swagger_ui::{Config, oauth};
 use crate::auth::DiscoveryDocument;
 use crate::error::ErrorBody;
 use crate::issuer::routes as issuer;
+use crate::issuer::{token, userinfo};
 use crate::routes::{api, health, metadata};
 use crate::state::AppState;
 
@@ -50,7 +51,7 @@ pub struct ApiDoc;
 /// The local issuer's operations, documented when `[AUTH] PROVIDER = local`.
 #[derive(OpenApi)]
 #[openapi(
-    paths(issuer::jwks, issuer::openid_configuration, issuer::token),
+    paths(issuer::jwks, issuer::openid_configuration, token::token, userinfo::userinfo),
     tags((name = "local issuer", description = "The embedded development identity provider"))
 )]
 pub struct IssuerDoc;

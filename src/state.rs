@@ -9,6 +9,7 @@ use crate::auth::{Discovery, HttpFetcher, KeyStore, Verifier};
 use crate::config::Settings;
 use crate::issuer::routes::IssuerState;
 use crate::issuer::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
+use crate::store::{AccountStore, UserInfoCache};
 
 /// Why the service could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,12 @@ pub enum StartError {
     /// The HTTP client for the provider's documents.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The local accounts database.
+    #[error("accounts database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The user-info cache's Redis URL.
+    #[error("[CACHE] URL: {0}")]
+    Cache(#[from] redis::RedisError),
 }
 
 /// Everything handlers share. Each field is `Arc`-backed, so the per-request clone is cheap.
@@ -32,6 +39,12 @@ pub struct AppState {
     pub discovery: Option<Discovery>,
     /// The embedded issuer, when `[AUTH] PROVIDER = local`.
     pub issuer: Option<IssuerState>,
+    /// Local accounts, when `[AUTH] PROVIDER = local`.
+    pub accounts: Option<AccountStore>,
+    /// Answers of the provider's userinfo endpoint.
+    pub userinfo: UserInfoCache,
+    /// The HTTP client for calls to the provider.
+    pub http: HttpFetcher,
 }
 
 impl AppState {
@@ -40,33 +53,54 @@ impl AppState {
     ///
     /// # Errors
     /// When the local issuer's files cannot be read or created, or no HTTP client can be built.
-    pub fn new(settings: Settings) -> Result<Self, StartError> {
+    pub async fn new(settings: Settings) -> Result<Self, StartError> {
         let http = HttpFetcher::new()?;
         let spec = settings.provider.clone();
         let ttl = settings.auth.jwks_ttl;
         let min_refresh = settings.auth.jwks_min_refresh;
         let mut discovery = None;
-        let mut issuer = None;
+        let mut local = None;
         let keys = match &spec.keys {
             KeySource::Local => {
-                let local = LocalIssuer::open(&settings.local)?;
-                let keys = KeyStore::fixed(local.key_set());
-                issuer = Some(local_issuer_state(&settings, local)?);
+                let issuer = LocalIssuer::open(&settings.local)?;
+                let keys = KeyStore::fixed(issuer.key_set());
+                local = Some(issuer);
                 keys
             }
-            KeySource::JwksUri(uri) => KeyStore::remote(uri.clone(), http, ttl, min_refresh),
+            KeySource::JwksUri(uri) => {
+                KeyStore::remote(uri.clone(), http.clone(), ttl, min_refresh)
+            }
             KeySource::Discover(issuer_url) => {
                 let found = Discovery::new(issuer_url, http.clone());
                 discovery = Some(found.clone());
-                KeyStore::discovered(found, http, ttl, min_refresh)
+                KeyStore::discovered(found, http.clone(), ttl, min_refresh)
             }
         };
         let verifier = Verifier::new(spec, settings.auth.clone(), keys);
+        let (issuer, accounts) = match local {
+            Some(local) => {
+                let accounts = AccountStore::open(&settings.local.database_url).await?;
+                (
+                    Some(local_issuer_state(
+                        &settings,
+                        local,
+                        verifier.clone(),
+                        accounts.clone(),
+                    )?),
+                    Some(accounts),
+                )
+            }
+            None => (None, None),
+        };
+        let userinfo = UserInfoCache::new(settings.cache.url.as_ref())?;
         Ok(Self {
             verifier,
             settings: Arc::new(settings),
             discovery,
             issuer,
+            accounts,
+            userinfo,
+            http,
         })
     }
 }
@@ -74,6 +108,8 @@ impl AppState {
 fn local_issuer_state(
     settings: &Settings,
     issuer: LocalIssuer,
+    verifier: Verifier,
+    accounts: AccountStore,
 ) -> Result<IssuerState, IssuerError> {
     let configured = settings
         .local
@@ -100,9 +136,17 @@ fn local_issuer_state(
         settings.auth.scope.clone(),
         settings.auth.permission.clone(),
     ];
+    let user_scopes = ["openid", "profile", "email", settings.auth.scope.as_str()]
+        .map(str::to_owned)
+        .to_vec();
     Ok(IssuerState {
         issuer,
         client,
         default_scopes,
+        user_scopes,
+        redirect_uris: settings.local.redirect_uris.clone(),
+        verifier,
+        accounts,
+        failures: crate::issuer::routes::FailedLogins::default(),
     })
 }

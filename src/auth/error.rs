@@ -57,6 +57,9 @@ pub enum TokenError {
     /// Cognito `token_use` is not the expected kind of token.
     #[error("wrong token type (token_use)")]
     WrongTokenUse,
+    /// An ID token about someone else than the access token it came with.
+    #[error("ID token subject does not match the access token")]
+    SubjectMismatch,
     /// Firebase `auth_time` lies in the future.
     #[error("auth_time in the future")]
     AuthTimeInFuture,
@@ -90,7 +93,7 @@ impl TokenError {
             Self::NotYetValid | Self::IssuedInFuture | Self::AuthTimeInFuture => "not_yet_valid",
             Self::IssuerMismatch => "issuer",
             Self::AudienceMismatch => "audience",
-            Self::MissingClaim(_) | Self::WrongTokenUse => "claims",
+            Self::MissingClaim(_) | Self::WrongTokenUse | Self::SubjectMismatch => "claims",
         }
     }
 }

@@ -13,7 +13,7 @@ use super::cache::{Cached, TokenCache};
 use super::claims::Verified;
 use super::error::{TokenError, VerifyError};
 use super::jwks::KeyStore;
-use super::providers::ProviderSpec;
+use super::providers::{ProviderSpec, TokenPurpose};
 use crate::config::AuthSettings;
 use crate::telemetry::metrics;
 
@@ -29,6 +29,8 @@ struct Inner {
     auth: AuthSettings,
     keys: KeyStore,
     validation: Validation,
+    /// For ID tokens: the same issuer and keys, the client as audience. `None` without a client id.
+    id_validation: Option<Validation>,
     cache: TokenCache,
 }
 
@@ -46,27 +48,17 @@ struct JoseHeader {
 impl Verifier {
     /// A verifier for `spec`'s tokens, with `auth`'s leeway and size limit, taking keys from `keys`.
     pub fn new(spec: ProviderSpec, auth: AuthSettings, keys: KeyStore) -> Self {
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.algorithms = spec.algorithms.clone();
-        // jsonwebtoken defaults to 60 s and skips `nbf`; both are set explicitly.
-        validation.leeway = auth.leeway.as_secs();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[spec.issuer.as_str()]);
-        let mut required = vec!["exp", "iss"];
-        if spec.audiences.is_empty() {
-            validation.validate_aud = false; // the provider's rules check the client (Cognito)
-        } else {
-            validation.set_audience(&spec.audiences);
-            required.push("aud");
-        }
-        validation.set_required_spec_claims(&required);
+        let validation = validation(&spec, &auth, &spec.audiences);
+        let id_validation = spec
+            .id_token_audience()
+            .map(|audience| validation_for_id(&spec, &auth, audience));
         Self {
             inner: Arc::new(Inner {
                 spec,
                 auth,
                 keys,
                 validation,
+                id_validation,
                 cache: TokenCache::new(),
             }),
         }
@@ -113,7 +105,7 @@ impl Verifier {
             };
         }
         metrics::token_cache(false);
-        let result = self.verify_signed(token).await;
+        let result = self.verify_signed(token, TokenPurpose::Access).await;
         // Cache only what was computed entirely with one fresh key set (no refresh happened meanwhile).
         if let Some(generation) =
             generation.filter(|g| self.inner.keys.fresh_generation() == Some(*g))
@@ -146,9 +138,42 @@ impl Verifier {
         self.inner.cache.accepted_len()
     }
 
+    /// Verifies an OpenID Connect ID token (`X-Id-Token`): same issuer and keys, the provider's client
+    /// id as audience, and it must be about `sub`, the subject of the access token it came with.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`]; [`TokenError::AudienceMismatch`] when no client id is configured to
+    /// check the audience against, [`TokenError::SubjectMismatch`] when the subjects differ.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        sub: Option<&str>,
+    ) -> Result<Verified, VerifyError> {
+        if token.len() > self.inner.auth.max_token_bytes {
+            return Err(TokenError::TooLarge.into());
+        }
+        let verified = self.verify_signed(token, TokenPurpose::Id).await?;
+        if verified.sub() != sub {
+            return Err(TokenError::SubjectMismatch.into());
+        }
+        Ok(verified)
+    }
+
     /// The full check: header rules, key by `kid`, signature, registered claims, provider rules.
     #[tracing::instrument(level = "debug", skip_all, fields(kid))]
-    async fn verify_signed(&self, token: &str) -> Result<Verified, VerifyError> {
+    async fn verify_signed(
+        &self,
+        token: &str,
+        purpose: TokenPurpose,
+    ) -> Result<Verified, VerifyError> {
+        let validation = match purpose {
+            TokenPurpose::Access => &self.inner.validation,
+            TokenPurpose::Id => self
+                .inner
+                .id_validation
+                .as_ref()
+                .ok_or(TokenError::AudienceMismatch)?,
+        };
         let header = read_header(token)?;
         let alg = self.allowed_algorithm(&header.alg)?;
         if header.crit.is_some() {
@@ -159,10 +184,9 @@ impl Verifier {
             tracing::Span::current().record("kid", kid.as_str());
         }
         let key = self.inner.keys.key_for(header.kid.as_deref(), alg).await?;
-        let payload =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &self.inner.validation)
-                .map_err(TokenError::from)?
-                .claims;
+        let payload = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
+            .map_err(TokenError::from)?
+            .claims;
         let now = get_current_timestamp();
         let leeway = self.inner.auth.leeway.as_secs();
         match payload.get("iat") {
@@ -173,7 +197,9 @@ impl Verifier {
                 None => return Err(TokenError::MalformedClaims.into()),
             },
         }
-        self.inner.spec.check_rules(&payload, now, leeway)?;
+        self.inner
+            .spec
+            .check_rules(&payload, purpose, now, leeway)?;
         Ok(Verified::new(
             payload,
             &self.inner.spec.scope_claim,
@@ -191,6 +217,32 @@ impl Verifier {
             Err(TokenError::AlgorithmNotAllowed(Some(alg)))
         }
     }
+}
+
+/// The registered-claim checks for access tokens: algorithms, leeway, exact issuer, `aud` among
+/// `audiences` (skipped when empty: the provider's rules check the client instead, as for Cognito).
+fn validation(spec: &ProviderSpec, auth: &AuthSettings, audiences: &[String]) -> Validation {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.algorithms = spec.algorithms.clone();
+    // jsonwebtoken defaults to 60 s and skips `nbf`; both are set explicitly.
+    validation.leeway = auth.leeway.as_secs();
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[spec.issuer.as_str()]);
+    let mut required = vec!["exp", "iss"];
+    if audiences.is_empty() {
+        validation.validate_aud = false;
+    } else {
+        validation.set_audience(audiences);
+        required.push("aud");
+    }
+    validation.set_required_spec_claims(&required);
+    validation
+}
+
+/// ID tokens: as access tokens, with the client as the audience.
+fn validation_for_id(spec: &ProviderSpec, auth: &AuthSettings, audience: &str) -> Validation {
+    validation(spec, auth, &[audience.to_owned()])
 }
 
 /// Splits a compact JWS and reads its header; the payload and signature are left to jsonwebtoken.

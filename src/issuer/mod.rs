@@ -1,10 +1,13 @@
 //! The embedded development issuer (`PROVIDER = local`): its own RSA key, JWKS, discovery document and
 //! token endpoint, so a fresh clone runs with no account anywhere. Not for production identities.
 
+mod authorize;
 mod client;
 mod files;
 mod key;
 pub mod routes;
+pub mod token;
+pub mod userinfo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +20,36 @@ pub use client::{ClientCredentials, CredentialsOrigin};
 pub use key::SigningKey;
 
 use crate::auth::KeySet;
+
+/// The public OAuth client of the local issuer: Swagger UI and the `/login` flow use it.
+pub const WEB_CLIENT_ID: &str = "protected-api-web";
+
+/// How long an authorization code may wait to be exchanged.
+const CODE_TTL: u64 = 60;
+
+/// What an authorization code stands for (a JWS signed by the issuer, exchanged once).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CodeGrant {
+    /// Unique id, recorded when the code is used.
+    pub jti: String,
+    /// The user.
+    pub sub: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Where it was sent.
+    pub redirect_uri: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// The PKCE challenge (S256).
+    pub code_challenge: String,
+    /// The client's nonce for the ID token.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// Expiry.
+    pub exp: u64,
+    /// Marks the JWS as a code, so no other token of this issuer passes for one.
+    pub token_use: String,
+}
 use crate::config::LocalSettings;
 
 /// What can go wrong setting up or using the local issuer.
@@ -147,14 +180,80 @@ impl LocalIssuer {
             claims.insert("scope".into(), json!(grant.scopes.join(" ")));
         }
         claims.insert("permissions".into(), json!(grant.permissions));
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some("at+jwt".to_owned()); // RFC 9068 §2.1
-        header.kid = Some(self.inner.key.kid.clone());
-        let access_token = jsonwebtoken::encode(&header, &claims, &self.inner.key.encoding)
-            .map_err(|error| IssuerError::Sign(error.to_string()))?;
+        let access_token = self.sign("at+jwt", &claims)?; // RFC 9068 §2.1
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,
         })
+    }
+
+    /// Signs an OpenID Connect ID token for the web client about `sub`, with profile claims.
+    ///
+    /// # Errors
+    /// When signing fails.
+    pub fn mint_id_token(
+        &self,
+        sub: &str,
+        profile: &Map<String, Value>,
+        nonce: Option<&str>,
+    ) -> Result<String, IssuerError> {
+        let now = get_current_timestamp();
+        let mut claims = profile.clone();
+        claims.insert("iss".into(), json!(self.inner.issuer));
+        claims.insert("sub".into(), json!(sub));
+        claims.insert("aud".into(), json!(WEB_CLIENT_ID));
+        claims.insert("azp".into(), json!(WEB_CLIENT_ID));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("auth_time".into(), json!(now));
+        claims.insert(
+            "exp".into(),
+            json!(now + self.inner.token_ttl.as_secs().max(1)),
+        );
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), json!(nonce));
+        }
+        self.sign("JWT", &claims)
+    }
+
+    /// Issues an authorization code: a short-lived JWS only this issuer's token endpoint accepts.
+    ///
+    /// # Errors
+    /// When signing or the random generator fails.
+    pub fn mint_code(&self, mut grant: CodeGrant) -> Result<String, IssuerError> {
+        let mut jti = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut jti).map_err(|_| IssuerError::Random)?;
+        grant.jti = jti.iter().map(|b| format!("{b:02x}")).collect();
+        grant.exp = get_current_timestamp() + CODE_TTL;
+        grant.token_use = "code".to_owned();
+        let claims =
+            serde_json::to_value(&grant).map_err(|error| IssuerError::Sign(error.to_string()))?;
+        let Value::Object(mut claims) = claims else {
+            return Err(IssuerError::Sign("not an object".into()));
+        };
+        claims.insert("iss".into(), json!(self.inner.issuer));
+        self.sign("code", &claims)
+    }
+
+    /// Reads a code this issuer made, if its signature holds and it has not expired.
+    pub fn read_code(&self, code: &str) -> Option<CodeGrant> {
+        let key = jsonwebtoken::DecodingKey::from_jwk(&self.inner.key.jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+        validation.leeway = 0;
+        validation.validate_aud = false;
+        validation.set_issuer(&[self.inner.issuer.as_str()]);
+        let header = jsonwebtoken::decode_header(code).ok()?;
+        if header.typ.as_deref() != Some("code") {
+            return None;
+        }
+        let grant: CodeGrant = jsonwebtoken::decode(code, &key, &validation).ok()?.claims;
+        (grant.token_use == "code").then_some(grant)
+    }
+
+    fn sign(&self, typ: &str, claims: &Map<String, Value>) -> Result<String, IssuerError> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(self.inner.key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.inner.key.encoding)
+            .map_err(|error| IssuerError::Sign(error.to_string()))
     }
 }

@@ -57,7 +57,7 @@ impl TestApp {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         let settings = Settings::from_pairs(pairs).unwrap();
-        Self::serve_on(listener, base, settings, None, Router::new(), data)
+        Self::serve_on(listener, base, settings, None, Router::new(), data).await
     }
 
     async fn start(
@@ -68,10 +68,10 @@ impl TestApp {
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        Self::serve_on(listener, base, settings, idp, routes, data)
+        Self::serve_on(listener, base, settings, idp, routes, data).await
     }
 
-    fn serve_on(
+    async fn serve_on(
         listener: TcpListener,
         base: String,
         settings: Settings,
@@ -79,7 +79,7 @@ impl TestApp {
         routes: Router<AppState>,
         data: TempDir,
     ) -> Self {
-        let state = AppState::new(settings).unwrap();
+        let state = AppState::new(settings).await.unwrap();
         let router = protected_api::app_with(state.clone(), routes);
         tokio::spawn(protected_api::serve(
             listener,

@@ -71,6 +71,15 @@ pub(super) fn check_access_token(
     }
 }
 
+/// Cognito ID tokens: `token_use` must be `id` (the audience, the app client, is checked as `aud`).
+pub(super) fn check_id_token(payload: &Map<String, Value>) -> Result<(), TokenError> {
+    match payload.get("token_use").and_then(Value::as_str) {
+        Some("id") => Ok(()),
+        Some(_) => Err(TokenError::WrongTokenUse),
+        None => Err(TokenError::MissingClaim("token_use")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

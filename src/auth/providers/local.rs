@@ -18,11 +18,11 @@ pub(super) fn spec(local: &LocalSettings) -> ProviderSpec {
         scope_claim: ClaimPath::new("scope"),
         permissions_claim: ClaimPath::new("permissions"),
         rules: ProviderRules::Standard,
-        client_id: None,
+        client_id: Some(crate::issuer::WEB_CLIENT_ID.to_owned()),
         login: LoginEndpoints {
             authorize: endpoint(&local.issuer, "authorize"),
             token: endpoint(&local.issuer, "oauth/token"),
-            userinfo: None,
+            userinfo: endpoint(&local.issuer, "userinfo"),
             authorize_params: Vec::new(),
         },
     }

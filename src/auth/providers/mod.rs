@@ -144,15 +144,36 @@ impl ProviderSpec {
     pub fn check_rules(
         &self,
         payload: &Map<String, Value>,
+        purpose: TokenPurpose,
         now: u64,
         leeway: u64,
     ) -> Result<(), TokenError> {
-        match &self.rules {
-            ProviderRules::Standard => Ok(()),
-            ProviderRules::Cognito { client_id } => cognito::check_access_token(payload, client_id),
-            ProviderRules::Firebase => firebase::check(payload, now, leeway),
+        match (&self.rules, purpose) {
+            (ProviderRules::Standard, _) => Ok(()),
+            (ProviderRules::Cognito { client_id }, TokenPurpose::Access) => {
+                cognito::check_access_token(payload, client_id)
+            }
+            (ProviderRules::Cognito { .. }, TokenPurpose::Id) => cognito::check_id_token(payload),
+            (ProviderRules::Firebase, _) => firebase::check(payload, now, leeway),
         }
     }
+
+    /// The audience an ID token must name: the provider's client id (Firebase: the project id).
+    pub fn id_token_audience(&self) -> Option<&str> {
+        match self.kind {
+            ProviderKind::Firebase => self.audiences.first().map(String::as_str),
+            _ => self.client_id.as_deref(),
+        }
+    }
+}
+
+/// What a token is presented as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// An access token for this API (`Authorization: Bearer`).
+    Access,
+    /// An OpenID Connect ID token describing the user (`X-Id-Token`).
+    Id,
 }
 
 /// Builds the spec of the provider `name` from its section.

@@ -1,0 +1,481 @@
+//! `POST /oauth/token` (RFC 6749 §3.2): `client_credentials` for machines, `password` (the form of
+//! FastAPI's `OAuth2PasswordRequestForm`) and `authorization_code` with PKCE (RFC 7636) for people.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::routes::IssuerState;
+use super::{Grant, WEB_CLIENT_ID};
+use crate::error::ErrorBody;
+use crate::store::{Account, LoginError};
+
+/// A token request, from a form (RFC 6749) or a JSON body (as Auth0's examples send).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `client_credentials`, `password` or `authorization_code`.
+    pub grant_type: Option<String>,
+    /// With `client_secret_post`, or the public client `protected-api-web`.
+    pub client_id: Option<String>,
+    /// With `client_secret_post`; else use HTTP Basic.
+    pub client_secret: Option<String>,
+    /// Space-separated scopes.
+    pub scope: Option<String>,
+    /// The API the token is for (Auth0 style); must be this API's audience when given.
+    pub audience: Option<String>,
+    /// `password` grant: the username or email.
+    pub username: Option<String>,
+    /// `password` grant: the password.
+    pub password: Option<String>,
+    /// `authorization_code` grant: the code from `/authorize`.
+    pub code: Option<String>,
+    /// `authorization_code` grant: the same redirect URI as in the authorization request.
+    pub redirect_uri: Option<String>,
+    /// `authorization_code` grant: the PKCE verifier.
+    pub code_verifier: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// The JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// What it grants.
+    pub scope: String,
+    /// An OpenID Connect ID token, when `openid` was granted to a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// An RFC 6749 §5.2 error answer.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+    retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    pub(super) fn new(
+        status: StatusCode,
+        code: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    fn invalid_client() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )
+    }
+
+    fn server_error(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "token endpoint failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    }
+
+    fn slow_down(seconds: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many failed logins; try again later",
+        );
+        error.retry_after = Some(seconds.max(1));
+        error
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        tracing::debug!(error = self.code, description = %self.description, "token request refused");
+        let body = ErrorBody {
+            error: self.code.to_owned(),
+            error_description: self.description,
+        };
+        let mut response = (self.status, no_store(), Json(body)).into_response();
+        if self.code == "invalid_client" {
+            // RFC 6749 §5.2: a 401 for client authentication names the scheme the client may use.
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"protected-api\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+fn no_store() -> [(HeaderName, &'static str); 2] {
+    [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
+}
+
+/// Issues access tokens (and ID tokens for people who asked for `openid`).
+#[utoipa::path(post, path = "/oauth/token", tag = "local issuer",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Token issued", body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target", body = ErrorBody),
+        (status = 401, description = "invalid_client", body = ErrorBody),
+        (status = 429, description = "slow_down: too many failed logins from this address or for this account", body = ErrorBody),
+    ))]
+pub async fn token(
+    State(state): State<IssuerState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let request = parse_request(&headers, &body)?;
+    if let Some(audience) = request
+        .audience
+        .as_deref()
+        .filter(|aud| *aud != state.issuer.audience())
+    {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            format!(
+                "unknown audience {audience:?}; this issuer serves {:?}",
+                state.issuer.audience()
+            ),
+        ));
+    }
+    match request.grant_type.as_deref() {
+        Some("client_credentials") => client_credentials(&state, &headers, request),
+        Some("password") => password(&state, peer, request).await,
+        Some("authorization_code") => authorization_code(&state, request).await,
+        Some(other) => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!(
+                "grant_type {other:?} is not supported; use client_credentials, password or authorization_code"
+            ),
+        )),
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+    }
+}
+
+fn client_credentials(
+    state: &IssuerState,
+    headers: &HeaderMap,
+    request: TokenRequest,
+) -> Result<Response, OAuthError> {
+    let (client_id, client_secret) = client_authentication(headers, &request)?;
+    if !state.client.matches(&client_id, &client_secret) {
+        return Err(OAuthError::invalid_client());
+    }
+    let scopes = requested_scopes(request.scope.as_deref(), &state.default_scopes)?;
+    let mut extra = Map::new();
+    extra.insert("gty".into(), json!("client-credentials"));
+    let grant = Grant {
+        sub: format!("{client_id}@clients"),
+        client_id,
+        // A machine client is granted what it asks for, as scopes and as permissions (Auth0's RBAC shape).
+        permissions: scopes.clone(),
+        scopes,
+        ttl: None,
+        extra,
+    };
+    issue(state, &grant, None)
+}
+
+async fn password(
+    state: &IssuerState,
+    peer: SocketAddr,
+    request: TokenRequest,
+) -> Result<Response, OAuthError> {
+    if let Some(client_id) = request
+        .client_id
+        .as_deref()
+        .filter(|id| *id != WEB_CLIENT_ID && *id != state.client.client_id)
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "unknown client_id {client_id:?}"
+        )));
+    }
+    let (Some(username), Some(password)) =
+        (request.username.as_deref(), request.password.as_deref())
+    else {
+        return Err(OAuthError::invalid_request(
+            "username and password are required",
+        ));
+    };
+    if let Some(wait) = state.failures.blocked(peer.ip()) {
+        return Err(OAuthError::slow_down(wait.as_secs()));
+    }
+    let account = match state.accounts.log_in(username, password).await {
+        Ok(account) => account,
+        Err(LoginError::Invalid) => {
+            state.failures.record(peer.ip());
+            // Never say whether the user or the password was wrong.
+            return Err(OAuthError::invalid_grant("invalid username or password"));
+        }
+        Err(LoginError::Locked(wait)) => return Err(OAuthError::slow_down(wait.as_secs())),
+        Err(LoginError::Database(error)) => return Err(OAuthError::server_error(&error)),
+    };
+    let scopes = user_scopes(state, request.scope.as_deref())?;
+    let grant = user_grant(&account, WEB_CLIENT_ID, scopes);
+    issue(state, &grant, Some((&account, None)))
+}
+
+async fn authorization_code(
+    state: &IssuerState,
+    request: TokenRequest,
+) -> Result<Response, OAuthError> {
+    let (Some(code), Some(verifier)) = (request.code.as_deref(), request.code_verifier.as_deref())
+    else {
+        return Err(OAuthError::invalid_request(
+            "code and code_verifier are required",
+        ));
+    };
+    let Some(code) = state.issuer.read_code(code) else {
+        return Err(OAuthError::invalid_grant("invalid or expired code"));
+    };
+    if request.client_id.as_deref() != Some(code.client_id.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if request.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    if pkce_challenge(verifier) != code.code_challenge {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    match state.accounts.use_code_once(&code.jti, code.exp).await {
+        Ok(true) => {}
+        Ok(false) => return Err(OAuthError::invalid_grant("the code was already used")),
+        Err(error) => return Err(OAuthError::server_error(&error)),
+    }
+    let account = match state.accounts.find(&code.sub).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return Err(OAuthError::invalid_grant("the account no longer exists")),
+        Err(error) => return Err(OAuthError::server_error(&error)),
+    };
+    let scopes = code.scope.split_whitespace().map(str::to_owned).collect();
+    let grant = user_grant(&account, &code.client_id, scopes);
+    issue(state, &grant, Some((&account, code.nonce.as_deref())))
+}
+
+/// RFC 7636 §4.2, S256: `BASE64URL(SHA256(code_verifier))`.
+pub(super) fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ))
+}
+
+/// What a person's token grants: the scopes asked for (within what people may have), no permissions.
+pub(super) fn user_grant(account: &Account, client_id: &str, scopes: Vec<String>) -> Grant {
+    Grant {
+        sub: account.sub.clone(),
+        client_id: client_id.to_owned(),
+        scopes,
+        permissions: Vec::new(),
+        ttl: None,
+        extra: Map::new(),
+    }
+}
+
+/// The scopes a person asked for, which must all be among the user scopes; all of them when none asked.
+pub(super) fn user_scopes(
+    state: &IssuerState,
+    requested: Option<&str>,
+) -> Result<Vec<String>, OAuthError> {
+    let scopes = requested_scopes(requested, &state.user_scopes)?;
+    if let Some(unknown) = scopes
+        .iter()
+        .find(|scope| !state.user_scopes.contains(scope))
+    {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            format!("scope {unknown:?} cannot be granted to a person"),
+        ));
+    }
+    Ok(scopes)
+}
+
+fn requested_scopes(
+    requested: Option<&str>,
+    default: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    let scopes: Vec<String> = match requested.map(str::split_whitespace) {
+        Some(words) => words.map(str::to_owned).collect(),
+        None => default.to_vec(),
+    };
+    // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+    let well_formed = |scope: &String| {
+        scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    };
+    if !scopes.iter().all(well_formed) {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "malformed scope",
+        ));
+    }
+    Ok(scopes)
+}
+
+/// The profile claims of an account, as in ID tokens and `/userinfo`.
+pub(super) fn profile_claims(account: &Account) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("preferred_username".into(), json!(account.username));
+    if let Some(email) = &account.email {
+        claims.insert("email".into(), json!(email));
+        claims.insert("email_verified".into(), json!(false)); // nobody checked it
+    }
+    if let Some(name) = &account.name {
+        claims.insert("name".into(), json!(name));
+    }
+    claims
+}
+
+/// Signs the access token (and, for a person granted `openid`, an ID token) and answers.
+fn issue(
+    state: &IssuerState,
+    grant: &Grant,
+    person: Option<(&Account, Option<&str>)>,
+) -> Result<Response, OAuthError> {
+    let issued = state
+        .issuer
+        .mint(grant)
+        .map_err(|error| OAuthError::server_error(&error))?;
+    let id_token = match person {
+        Some((account, nonce)) if grant.scopes.iter().any(|scope| scope == "openid") => Some(
+            state
+                .issuer
+                .mint_id_token(&account.sub, &profile_claims(account), nonce)
+                .map_err(|error| OAuthError::server_error(&error))?,
+        ),
+        _ => None,
+    };
+    let body = TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: issued.expires_in,
+        scope: grant.scopes.join(" "),
+        id_token,
+    };
+    Ok((no_store(), Json(body)).into_response())
+}
+
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
+            .map_err(|error| OAuthError::invalid_request(format!("malformed form: {error}"))),
+        "application/json" => serde_json::from_slice(body)
+            .map_err(|error| OAuthError::invalid_request(format!("malformed JSON: {error}"))),
+        _ => Err(OAuthError::invalid_request(
+            "send application/x-www-form-urlencoded (or JSON)",
+        )),
+    }
+}
+
+/// HTTP Basic (RFC 6749 §2.3.1, form-urlencoded id and secret) or the body's `client_id`/`client_secret`;
+/// never both.
+fn client_authentication(
+    headers: &HeaderMap,
+    request: &TokenRequest,
+) -> Result<(String, String), OAuthError> {
+    let basic = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| encoded.trim());
+    match (basic, &request.client_id, &request.client_secret) {
+        (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
+            "use one client authentication method, not two",
+        )),
+        (Some(encoded), _, None) => {
+            let decoded = STANDARD
+                .decode(encoded)
+                .map_err(|_| OAuthError::invalid_client())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(OAuthError::invalid_client)?;
+            Ok((form_decode(id), form_decode(secret)))
+        }
+        (None, Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}
+
+fn form_decode(value: &str) -> String {
+    let plus_as_space = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pkce_challenge_matches_rfc_7636_appendix_b() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! `GET /userinfo` (OpenID Connect Core §5.3): the profile of the local account an access token is for.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::routes::IssuerState;
+use super::token::profile_claims;
+use crate::auth::Claims;
+use crate::error::ApiError;
+
+/// The caller's profile claims (`sub` alone for machine clients).
+#[utoipa::path(get, path = "/userinfo", tag = "local issuer", security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "OpenID Connect userinfo claims", body = Object),
+        (status = 401, description = "No token, or an invalid one", body = crate::error::ErrorBody),
+    ))]
+pub async fn userinfo(
+    State(state): State<IssuerState>,
+    claims: Claims,
+) -> Result<Json<Value>, ApiError> {
+    let sub = claims.sub().unwrap_or_default().to_owned();
+    let account = state
+        .accounts
+        .find(&sub)
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    let mut profile = account.as_ref().map(profile_claims).unwrap_or_default();
+    profile.insert("sub".into(), json!(sub));
+    Ok(Json(Value::Object(profile)))
+}

@@ -1,0 +1,411 @@
+//! Local accounts on SQLite (sqlx, embedded migrations): sign-up, password check with argon2, and
+//! per-account back-off after failed logins.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::get_current_timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use utoipa::ToSchema;
+
+/// Failed logins allowed before the account is locked for a while.
+const FREE_ATTEMPTS: i64 = 5;
+/// The longest lock: doubling from one second after the free attempts, capped here.
+const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
+
+/// A stored account, without its password hash.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Account {
+    /// Stable subject identifier (`local|…`), the `sub` of its tokens.
+    pub sub: String,
+    /// Login name (an email address is accepted as one).
+    pub username: String,
+    /// Email address, when given.
+    pub email: Option<String>,
+    /// Display name, when given.
+    pub name: Option<String>,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+}
+
+/// A sign-up request.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewAccount {
+    /// 3–64 characters: letters, digits, `.`, `_`, `-`, `@`, `+`. An email address works.
+    pub username: String,
+    /// 8–128 characters, not the username.
+    pub password: String,
+    /// Optional email address (taken from `username` when that is one).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Optional display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Why a sign-up was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    /// Malformed fields: field name -> problem.
+    #[error("invalid fields")]
+    Invalid(BTreeMap<&'static str, String>),
+    /// The username or email is in use.
+    #[error("username or email is taken")]
+    Taken,
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Hashing failed.
+    #[error("password hashing failed")]
+    Hash,
+}
+
+/// Why a password login failed. Callers must not tell the first two apart to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user or wrong password.
+    #[error("invalid username or password")]
+    Invalid,
+    /// Too many failures: locked for this long.
+    #[error("too many failed logins")]
+    Locked(Duration),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The accounts database. Cheap to clone (a connection pool).
+#[derive(Debug, Clone)]
+pub struct AccountStore {
+    pool: SqlitePool,
+}
+
+impl AccountStore {
+    /// Opens (creating the file and its directory if needed) and migrates the database at `url`.
+    ///
+    /// # Errors
+    /// When the database cannot be opened or migrated.
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Creates an account.
+    ///
+    /// # Errors
+    /// [`SignupError::Invalid`] with every malformed field, [`SignupError::Taken`], or a database error.
+    pub async fn sign_up(&self, new: NewAccount) -> Result<Account, SignupError> {
+        let new = validate(new)?;
+        let mut salt = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut salt).map_err(|_| SignupError::Hash)?;
+        let salt = SaltString::encode_b64(&salt).map_err(|_| SignupError::Hash)?;
+        let hash = Argon2::default()
+            .hash_password(new.password.as_bytes(), &salt)
+            .map_err(|_| SignupError::Hash)?
+            .to_string();
+        let mut id = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut id).map_err(|_| SignupError::Hash)?;
+        let account = Account {
+            sub: format!("local|{}", URL_SAFE_NO_PAD.encode(id)),
+            username: new.username,
+            email: new.email,
+            name: new.name,
+            created_at: i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (sub, username, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&account.sub)
+        .bind(&account.username)
+        .bind(&account.email)
+        .bind(&account.name)
+        .bind(&hash)
+        .bind(account.created_at)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(account),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Err(SignupError::Taken)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The account with this `sub`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn find(&self, sub: &str) -> Result<Option<Account>, sqlx::Error> {
+        sqlx::query_as("SELECT sub, username, email, name, created_at FROM accounts WHERE sub = ?")
+            .bind(sub)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Checks a username (or email) and password. After [`FREE_ATTEMPTS`] failures the account is
+    /// locked for a doubling delay; a success resets the count. Unknown users cost a hash check too,
+    /// so timing does not tell which part was wrong.
+    ///
+    /// # Errors
+    /// [`LoginError::Invalid`], [`LoginError::Locked`] or a database error.
+    pub async fn log_in(&self, username: &str, password: &str) -> Result<Account, LoginError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            sub: String,
+            password_hash: String,
+            failed_logins: i64,
+            locked_until: i64,
+        }
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT sub, password_hash, failed_logins, locked_until FROM accounts WHERE username = ? OR email = ?",
+        )
+        .bind(username)
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
+        let Some(row) = row else {
+            let _ = verify_password(DUMMY_HASH, password);
+            return Err(LoginError::Invalid);
+        };
+        if row.locked_until > now {
+            return Err(LoginError::Locked(Duration::from_secs(
+                (row.locked_until - now).unsigned_abs(),
+            )));
+        }
+        if verify_password(&row.password_hash, password) {
+            sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE sub = ?")
+                .bind(&row.sub)
+                .execute(&self.pool)
+                .await?;
+            return self.find(&row.sub).await?.ok_or(LoginError::Invalid);
+        }
+        let failures = row.failed_logins + 1;
+        let lock = lock_after(failures);
+        sqlx::query("UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE sub = ?")
+            .bind(failures)
+            .bind(if lock.is_zero() {
+                0
+            } else {
+                now + i64::try_from(lock.as_secs()).unwrap_or(i64::MAX)
+            })
+            .bind(&row.sub)
+            .execute(&self.pool)
+            .await?;
+        tracing::info!(sub = %row.sub, failures, lock_secs = lock.as_secs(), "failed password login");
+        Err(LoginError::Invalid)
+    }
+
+    /// Records an authorization code as used; `false` when it already was (a replay).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn use_code_once(&self, jti: &str, expires_at: u64) -> Result<bool, sqlx::Error> {
+        let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
+        sqlx::query("DELETE FROM used_codes WHERE expires_at < ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let inserted =
+            sqlx::query("INSERT OR IGNORE INTO used_codes (jti, expires_at) VALUES (?, ?)")
+                .bind(jti)
+                .bind(i64::try_from(expires_at).unwrap_or(i64::MAX))
+                .execute(&self.pool)
+                .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+}
+
+/// How long to lock after `failures` consecutive failures: nothing for the first few, then 1 s, 2 s,
+/// 4 s… up to [`MAX_LOCK`].
+fn lock_after(failures: i64) -> Duration {
+    let over = failures - FREE_ATTEMPTS;
+    if over <= 0 {
+        return Duration::ZERO;
+    }
+    let seconds = 1u64
+        .checked_shl(u32::try_from(over - 1).unwrap_or(u32::MAX))
+        .unwrap_or(u64::MAX);
+    Duration::from_secs(seconds).min(MAX_LOCK)
+}
+
+/// An argon2 hash of a random password, checked against when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2s0yBqRHdxTYoQuLP0X6rqwRL8ffn1p0m6Wj2pR5Prk";
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+fn validate(mut new: NewAccount) -> Result<NewAccount, SignupError> {
+    let mut problems = BTreeMap::new();
+    new.username = new.username.trim().to_owned();
+    let username_ok = (3..=64).contains(&new.username.chars().count())
+        && new
+            .username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c));
+    if !username_ok {
+        problems.insert(
+            "username",
+            "3-64 characters: letters, digits, . _ - @ +".to_owned(),
+        );
+    }
+    if new.email.is_none() && looks_like_email(&new.username) {
+        new.email = Some(new.username.clone());
+    }
+    if let Some(email) = &new.email
+        && !looks_like_email(email)
+    {
+        problems.insert("email", "not an email address".to_owned());
+    }
+    let length = new.password.chars().count();
+    if length < 8 {
+        problems.insert("password", "at least 8 characters".to_owned());
+    } else if length > 128 {
+        problems.insert("password", "at most 128 characters".to_owned());
+    } else if new.password.eq_ignore_ascii_case(&new.username) {
+        problems.insert("password", "must differ from the username".to_owned());
+    }
+    if new
+        .name
+        .as_ref()
+        .is_some_and(|name| name.chars().count() > 100)
+    {
+        problems.insert("name", "at most 100 characters".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(new)
+    } else {
+        Err(SignupError::Invalid(problems))
+    }
+}
+
+fn looks_like_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !text.contains(' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (AccountStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("a.db").display());
+        (AccountStore::open(&url).await.unwrap(), dir)
+    }
+
+    fn new(username: &str, password: &str) -> NewAccount {
+        NewAccount {
+            username: username.into(),
+            password: password.into(),
+            email: None,
+            name: None,
+        }
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_argon2_hash() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn locks_double_after_the_free_attempts() {
+        assert_eq!(lock_after(5), Duration::ZERO);
+        assert_eq!(lock_after(6), Duration::from_secs(1));
+        assert_eq!(lock_after(8), Duration::from_secs(4));
+        assert_eq!(lock_after(100), MAX_LOCK);
+    }
+
+    #[tokio::test]
+    async fn sign_up_then_log_in_by_username_or_email() {
+        let (store, _dir) = store().await;
+        let account = store
+            .sign_up(new("alice@example.com", "correct horse"))
+            .await
+            .unwrap();
+        assert!(account.sub.starts_with("local|"));
+        assert_eq!(account.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(
+            store
+                .log_in("ALICE@example.com", "correct horse")
+                .await
+                .unwrap()
+                .sub,
+            account.sub
+        );
+        assert!(matches!(
+            store.log_in("alice@example.com", "wrong password").await,
+            Err(LoginError::Invalid)
+        ));
+        assert!(matches!(
+            store.log_in("nobody", "correct horse").await,
+            Err(LoginError::Invalid)
+        ));
+        assert!(matches!(
+            store.sign_up(new("Alice@Example.com", "another one")).await,
+            Err(SignupError::Taken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn weak_or_malformed_input_names_each_field() {
+        let (store, _dir) = store().await;
+        let Err(SignupError::Invalid(problems)) = store.sign_up(new("a b", "short")).await else {
+            panic!()
+        };
+        assert!(problems.contains_key("username") && problems.contains_key("password"));
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_lock_the_account_even_for_the_right_password() {
+        let (store, _dir) = store().await;
+        store.sign_up(new("bob", "right password")).await.unwrap();
+        for _ in 0..6 {
+            let _ = store.log_in("bob", "wrong").await;
+        }
+        assert!(matches!(
+            store.log_in("bob", "right password").await,
+            Err(LoginError::Locked(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_code_is_used_once() {
+        let (store, _dir) = store().await;
+        assert!(store.use_code_once("code-1", u64::MAX / 2).await.unwrap());
+        assert!(!store.use_code_once("code-1", u64::MAX / 2).await.unwrap());
+    }
+}
