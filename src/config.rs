@@ -126,6 +126,28 @@ impl ConfigError {
     }
 }
 
+/// A secret setting: printed as `[redacted]` by `Debug`, read with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// Where the log lines go and in which shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {

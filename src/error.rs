@@ -24,6 +24,9 @@ pub enum ApiError {
     /// A token that fails verification: 401 `invalid_token`.
     #[error(transparent)]
     InvalidToken(#[from] TokenError),
+    /// An ID token (`X-Id-Token` or the session's) that fails verification: 401 `invalid_token`.
+    #[error("ID token: {0}")]
+    InvalidIdToken(TokenError),
     /// A valid token without the scope or permission needed: 403 `insufficient_scope`.
     #[error("insufficient scope")]
     InsufficientScope(Required),
@@ -33,6 +36,12 @@ pub enum ApiError {
     /// The provider's keys cannot be had: 503 `temporarily_unavailable`.
     #[error("signing keys unavailable; try again shortly")]
     KeysUnavailable,
+    /// The provider answered badly (userinfo, code exchange): 502 `bad_gateway`.
+    #[error("{0}")]
+    Upstream(&'static str),
+    /// A feature this configuration cannot offer (no client id for browser login…): 503.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// No such route: 404.
     #[error("no such resource")]
     NotFound,
@@ -58,10 +67,14 @@ impl ApiError {
         match self {
             Self::MissingToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            Self::InvalidToken(_) | Self::InvalidIdToken(_) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token")
+            }
             Self::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
@@ -94,7 +107,7 @@ impl ApiError {
         match self {
             Self::MissingToken => Some(realm),
             Self::InvalidRequest(_) => Some(with_error("invalid_request")),
-            Self::InvalidToken(_) => Some(with_error("invalid_token")),
+            Self::InvalidToken(_) | Self::InvalidIdToken(_) => Some(with_error("invalid_token")),
             Self::InsufficientScope(required) => Some(format!(
                 "{}, scope=\"{}\"",
                 with_error("insufficient_scope"),

@@ -88,7 +88,9 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     );
     let mut router = routes::router().merge(openapi::router(&state)).merge(extra);
     if let Some(issuer) = state.issuer.clone() {
-        router = router.merge(issuer::routes::router(issuer));
+        router = router
+            .merge(issuer::routes::router(issuer))
+            .merge(routes::accounts::router());
     }
     router = router
         .fallback(|| async { ApiError::NotFound })

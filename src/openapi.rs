@@ -24,7 +24,7 @@ use crate::auth::DiscoveryDocument;
 use crate::error::ErrorBody;
 use crate::issuer::routes as issuer;
 use crate::issuer::{token, userinfo};
-use crate::routes::{api, health, metadata};
+use crate::routes::{accounts, api, health, metadata, user};
 use crate::state::AppState;
 
 /// The API's own operations and schemas.
@@ -36,7 +36,7 @@ use crate::state::AppState;
             Click **Authorize** to log in with the configured provider, or paste a bearer token."
     ),
     paths(
-        api::public, api::private, api::private_scoped, api::admin, api::optional, api::profile,
+        api::public, api::private, api::private_scoped, api::admin, api::optional, api::profile, user::user,
         health::healthz, health::readyz, metadata::protected_resource,
     ),
     components(schemas(ErrorBody)),
@@ -51,7 +51,7 @@ pub struct ApiDoc;
 /// The local issuer's operations, documented when `[AUTH] PROVIDER = local`.
 #[derive(OpenApi)]
 #[openapi(
-    paths(issuer::jwks, issuer::openid_configuration, token::token, userinfo::userinfo),
+    paths(issuer::jwks, issuer::openid_configuration, token::token, userinfo::userinfo, accounts::signup),
     tags((name = "local issuer", description = "The embedded development identity provider"))
 )]
 pub struct IssuerDoc;

@@ -1,6 +1,8 @@
 //! Extractors over a [`Verifier`]: `Claims<T>` and `Option<Claims<T>>`. The token is verified once per
 //! request; the result waits in the request extensions for the next extractor.
 
+use std::borrow::Cow;
+
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -10,6 +12,29 @@ use super::claims::{Claims, Verified};
 use super::error::{TokenError, VerifyError};
 use super::verify::Verifier;
 use crate::error::ApiError;
+
+/// The cookie holding the access token of a browser session (set by `/auth-callback`).
+pub const SESSION_COOKIE: &str = "session";
+/// The cookie holding the ID token of a browser session.
+pub const ID_TOKEN_COOKIE: &str = "id_token";
+
+/// The access token of a request: the bearer header, else the session cookie. A header with another
+/// scheme means no bearer credentials; the cookie is then not consulted either.
+///
+/// # Errors
+/// As [`bearer_token`].
+pub fn request_token(parts: &Parts) -> Result<Option<Cow<'_, str>>, ApiError> {
+    if let Some(token) = bearer_token(parts)? {
+        return Ok(Some(Cow::Borrowed(token)));
+    }
+    if parts.headers.contains_key(AUTHORIZATION) {
+        return Ok(None);
+    }
+    let jar = axum_extra::extract::CookieJar::from_headers(&parts.headers);
+    Ok(jar
+        .get(SESSION_COOKIE)
+        .map(|cookie| Cow::Owned(cookie.value().to_owned())))
+}
 
 /// The bearer token of a request (RFC 6750 §2.1), `None` when the request carries no bearer credentials
 /// (no `Authorization` header, or another scheme such as `Basic`). The scheme name is case-insensitive.
@@ -62,11 +87,11 @@ where
     if let Some(verified) = parts.extensions.get::<Verified>() {
         return Ok(Some(verified.clone()));
     }
-    let Some(token) = bearer_token(parts)? else {
+    let Some(token) = request_token(parts)? else {
         return Ok(None);
     };
     let verified = Verifier::from_ref(state)
-        .verify(token)
+        .verify(&token)
         .await
         .map_err(|error| match error {
             VerifyError::Token(error) => ApiError::InvalidToken(error),

@@ -89,23 +89,78 @@ impl HttpFetcher {
     /// # Errors
     /// A [`FetchError`] for network failures, non-2xx answers and oversized bodies.
     pub async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+        self.send(url, self.client.get(url.clone())).await
+    }
+
+    /// GETs `url` with `token` as bearer (a userinfo request) and parses the JSON answer.
+    ///
+    /// # Errors
+    /// As [`HttpFetcher::get_json`].
+    pub async fn get_json_as<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+        token: &str,
+    ) -> Result<T, FetchError> {
+        let fetched = self
+            .send(url, self.client.get(url.clone()).bearer_auth(token))
+            .await?;
+        parse(url, &fetched.body)
+    }
+
+    /// POSTs a form to `url` (a token request) and parses the JSON answer, whatever its status: OAuth
+    /// errors come as JSON with 4xx.
+    ///
+    /// # Errors
+    /// Network failures, oversized or non-JSON bodies.
+    pub async fn post_form<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<(reqwest::StatusCode, T), FetchError> {
+        let request = self.client.post(url.clone()).form(form);
+        let (status, body) = self.read(url, request).await?;
+        Ok((status, parse(url, &body)?))
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Fetched, FetchError> {
+        let (status, max_age, body) = self.read_with_age(url, request).await?;
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.clone(),
+                status,
+            });
+        }
+        Ok(Fetched { body, max_age })
+    }
+
+    async fn read(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), FetchError> {
+        let (status, _, body) = self.read_with_age(url, request).await?;
+        Ok((status, body))
+    }
+
+    /// Sends `request` and reads at most [`MAX_DOCUMENT_BYTES`] of its answer.
+    async fn read_with_age(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Option<Duration>, Vec<u8>), FetchError> {
         let http = |source| FetchError::Http {
             url: url.clone(),
             source,
         };
-        let mut response = self
-            .client
-            .get(url.clone())
+        let mut response = request
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
             .map_err(http)?;
-        if !response.status().is_success() {
-            return Err(FetchError::Status {
-                url: url.clone(),
-                status: response.status(),
-            });
-        }
         if response
             .content_length()
             .is_some_and(|length| length > MAX_DOCUMENT_BYTES as u64)
@@ -124,7 +179,7 @@ impl HttpFetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { body, max_age })
+        Ok((response.status(), max_age, body))
     }
 
     /// GETs `url` and parses the body as `T`.
@@ -142,6 +197,13 @@ impl HttpFetcher {
         })?;
         Ok((value, fetched.max_age))
     }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(url: &Url, body: &[u8]) -> Result<T, FetchError> {
+    serde_json::from_slice(body).map_err(|error| FetchError::Invalid {
+        url: url.clone(),
+        problem: error.to_string(),
+    })
 }
 
 /// `max-age` from a `Cache-Control` value; `no-store`/`no-cache` count as zero.

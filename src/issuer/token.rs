@@ -302,7 +302,7 @@ async fn authorization_code(
 }
 
 /// RFC 7636 §4.2, S256: `BASE64URL(SHA256(code_verifier))`.
-pub(super) fn pkce_challenge(verifier: &str) -> String {
+pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         verifier.as_bytes(),

@@ -1,8 +1,11 @@
 //! HTTP routes, one file per area, each a `fn router() -> Router<AppState>`.
 
+pub mod accounts;
 pub mod api;
 pub mod health;
 pub mod metadata;
+pub mod session;
+pub mod user;
 
 use axum::Router;
 
@@ -12,6 +15,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(api::router())
+        .merge(user::router())
+        .merge(session::router())
         .merge(health::router())
         .merge(metadata::router())
 }

@@ -29,6 +29,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         permissions_claim: ClaimPath::new("permissions"),
         rules: ProviderRules::Standard,
         client_id: raw.get("AUTH0", "CLIENT_ID").map(str::to_owned),
+        client_secret: None,
         login: LoginEndpoints {
             authorize: endpoint(&base, "authorize"),
             token: endpoint(&base, "oauth/token"),

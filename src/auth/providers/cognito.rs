@@ -50,6 +50,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
             client_id: client_id.clone(),
         },
         client_id: Some(client_id),
+        client_secret: None,
         login,
     })
 }

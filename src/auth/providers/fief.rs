@@ -23,6 +23,9 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         permissions_claim: ClaimPath::new("permissions"),
         rules: ProviderRules::Standard,
         client_id: Some(client_id),
+        client_secret: raw
+            .get("FIEF", "CLIENT_SECRET")
+            .map(crate::config::Secret::new),
         login: LoginEndpoints {
             authorize: endpoint(&base, "authorize"),
             token: endpoint(&base, "api/token"),

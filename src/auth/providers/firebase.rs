@@ -30,6 +30,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         permissions_claim: ClaimPath::new("permissions"),
         rules: ProviderRules::Firebase,
         client_id: None,
+        client_secret: None,
         login: LoginEndpoints::default(),
     })
 }

@@ -19,6 +19,7 @@ pub(super) fn spec(local: &LocalSettings) -> ProviderSpec {
         permissions_claim: ClaimPath::new("permissions"),
         rules: ProviderRules::Standard,
         client_id: Some(crate::issuer::WEB_CLIENT_ID.to_owned()),
+        client_secret: None,
         login: LoginEndpoints {
             authorize: endpoint(&local.issuer, "authorize"),
             token: endpoint(&local.issuer, "oauth/token"),

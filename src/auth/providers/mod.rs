@@ -120,6 +120,8 @@ pub struct ProviderSpec {
     pub rules: ProviderRules,
     /// OAuth client id for browser login and Swagger UI, when configured.
     pub client_id: Option<String>,
+    /// The client secret for the code exchange of the browser login (a confidential client, as Fief's).
+    pub client_secret: Option<crate::config::Secret>,
     /// Login endpoints, when known from configuration.
     pub login: LoginEndpoints,
 }

@@ -34,6 +34,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         ),
         rules: ProviderRules::Standard,
         client_id: raw.get("OIDC", "CLIENT_ID").map(str::to_owned),
+        client_secret: None,
         login: LoginEndpoints {
             userinfo,
             ..LoginEndpoints::default()

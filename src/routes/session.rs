@@ -1,0 +1,300 @@
+//! Browser sessions, as Fief's web-app integration does it: `/login` sends the browser to the provider
+//! (authorization code with PKCE, `state` and `nonce`), `/auth-callback` exchanges the code, verifies
+//! both tokens and keeps them in HttpOnly, SameSite=Lax cookies (Secure on https), `/logout` clears them.
+//! Nothing is kept on the server: any replica can serve any step.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::auth::VerifyError;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub use crate::auth::{ID_TOKEN_COOKIE, SESSION_COOKIE};
+/// The cookie holding `state`, the PKCE verifier and the nonce between `/login` and `/auth-callback`.
+const FLOW_COOKIE: &str = "login_flow";
+
+/// `/login`, `/auth-callback`, `/logout`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login))
+        .route("/auth-callback", get(callback))
+        .route("/logout", get(logout))
+}
+
+/// The access token of a request: the bearer header, else the session cookie.
+pub fn access_token_of(headers: &HeaderMap, jar: &CookieJar) -> Option<String> {
+    if headers.contains_key(AUTHORIZATION) {
+        let bearer = headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = bearer.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    jar.get(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// Where to go after logging in.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    /// A path on this service (default `/api/user`).
+    next: Option<String>,
+}
+
+/// Sends the browser to the provider's login page.
+pub async fn login(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+    jar: CookieJar,
+) -> Result<Response, ApiError> {
+    let spec = state.verifier.spec();
+    let client_id = spec.client_id.clone().ok_or(ApiError::Unavailable(
+        "browser login needs the provider's CLIENT_ID",
+    ))?;
+    let authorize = match &spec.login.authorize {
+        Some(url) => url.clone(),
+        None => discovered(&state, |document| document.authorization_endpoint.clone())
+            .await
+            .ok_or(ApiError::Unavailable(
+                "the provider has no authorization endpoint",
+            ))?,
+    };
+    // Only paths on this service: an open redirect would hand the session to anyone.
+    let next = query
+        .next
+        .filter(|next| next.starts_with('/') && !next.starts_with("//"))
+        .unwrap_or_else(|| "/api/user".to_owned());
+    let (flow_state, verifier, nonce) = (random(), random(), random());
+    let mut url = authorize;
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &client_id)
+            .append_pair("redirect_uri", &callback_url(&state))
+            .append_pair(
+                "scope",
+                &format!("openid profile email {}", state.settings.auth.scope),
+            )
+            .append_pair("state", &flow_state)
+            .append_pair("nonce", &nonce)
+            .append_pair(
+                "code_challenge",
+                &crate::issuer::token::pkce_challenge(&verifier),
+            )
+            .append_pair("code_challenge_method", "S256");
+        for (name, value) in &spec.login.authorize_params {
+            pairs.append_pair(name, value);
+        }
+    }
+    let flow = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &flow_state)
+        .append_pair("verifier", &verifier)
+        .append_pair("nonce", &nonce)
+        .append_pair("next", &next)
+        .finish();
+    let cookie = cookie(&state, FLOW_COOKIE, flow, "/auth-callback", Some(600));
+    Ok((jar.add(cookie), Redirect::to(url.as_str())).into_response())
+}
+
+/// The provider's answer.
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenAnswer {
+    access_token: Option<String>,
+    id_token: Option<String>,
+    expires_in: Option<i64>,
+    error: Option<String>,
+}
+
+/// Exchanges the code, verifies the tokens and starts the session.
+pub async fn callback(
+    State(state): State<AppState>,
+    Query(query): Query<CallbackQuery>,
+    jar: CookieJar,
+) -> Result<Response, ApiError> {
+    if let Some(error) = query.error {
+        tracing::info!(%error, "the provider refused the login");
+        return Err(ApiError::Forbidden("the provider refused the login"));
+    }
+    let flow: std::collections::HashMap<String, String> = jar
+        .get(FLOW_COOKIE)
+        .map(|cookie| {
+            url::form_urlencoded::parse(cookie.value().as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .ok_or(ApiError::InvalidRequest(
+            "no login in progress (start at /login)",
+        ))?;
+    let expected = flow.get("state").map(String::as_bytes).unwrap_or_default();
+    let state_ok = query.state.as_deref().is_some_and(|got| {
+        !expected.is_empty()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(got.as_bytes(), expected).is_ok()
+    });
+    if !state_ok {
+        return Err(ApiError::InvalidRequest(
+            "state does not match the login in progress",
+        ));
+    }
+    let code = query
+        .code
+        .ok_or(ApiError::InvalidRequest("no code in the callback"))?;
+    let spec = state.verifier.spec();
+    let token_url = match &spec.login.token {
+        Some(url) => url.clone(),
+        None => discovered(&state, |document| document.token_endpoint.clone())
+            .await
+            .ok_or(ApiError::Unavailable("the provider has no token endpoint"))?,
+    };
+    let client_id = spec.client_id.clone().unwrap_or_default();
+    let callback = callback_url(&state);
+    let verifier = flow.get("verifier").cloned().unwrap_or_default();
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", callback.as_str()),
+        ("client_id", client_id.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    if let Some(secret) = &spec.client_secret {
+        form.push(("client_secret", secret.expose()));
+    }
+    let (status, answer): (_, TokenAnswer) = state
+        .http
+        .post_form(&token_url, &form)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "code exchange failed");
+            ApiError::Upstream("the provider's token endpoint failed")
+        })?;
+    let (Some(access_token), true) = (answer.access_token, status.is_success()) else {
+        tracing::info!(?status, error = ?answer.error, "code exchange refused");
+        return Err(ApiError::Forbidden(
+            "the provider refused the code exchange",
+        ));
+    };
+    let verified = state
+        .verifier
+        .verify(&access_token)
+        .await
+        .map_err(verify_error)?;
+    let mut jar = jar.remove(Cookie::build(FLOW_COOKIE).path("/auth-callback"));
+    let max_age = answer.expires_in.filter(|seconds| *seconds > 0);
+    if let Some(id_token) = answer.id_token {
+        let id = state
+            .verifier
+            .verify_id_token(&id_token, verified.sub())
+            .await
+            .map_err(verify_error)?;
+        // OpenID Connect Core §3.1.3.7: the nonce sent must come back.
+        if id.payload().get("nonce").and_then(Value::as_str)
+            != flow.get("nonce").map(String::as_str)
+        {
+            return Err(ApiError::InvalidRequest(
+                "the ID token's nonce does not match the login",
+            ));
+        }
+        jar = jar.add(cookie(&state, ID_TOKEN_COOKIE, id_token, "/", max_age));
+    }
+    jar = jar.add(cookie(&state, SESSION_COOKIE, access_token, "/", max_age));
+    tracing::info!(
+        sub = verified.sub().unwrap_or_default(),
+        "browser session started"
+    );
+    let next = flow
+        .get("next")
+        .cloned()
+        .unwrap_or_else(|| "/api/user".to_owned());
+    Ok((jar, Redirect::to(&next)).into_response())
+}
+
+/// Ends the session, and the provider's too when it publishes an `end_session_endpoint`.
+pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let id_token = jar
+        .get(ID_TOKEN_COOKIE)
+        .map(|cookie| cookie.value().to_owned());
+    let jar = jar
+        .remove(Cookie::build(SESSION_COOKIE).path("/"))
+        .remove(Cookie::build(ID_TOKEN_COOKIE).path("/"));
+    let home = format!("{}/docs", state.settings.server.public_base());
+    let target = match discovered(&state, |document| document.end_session_endpoint.clone()).await {
+        Some(mut end_session) => {
+            {
+                let mut pairs = end_session.query_pairs_mut();
+                pairs.append_pair("post_logout_redirect_uri", &home);
+                if let Some(hint) = &id_token {
+                    pairs.append_pair("id_token_hint", hint);
+                }
+                if let Some(client_id) = &state.verifier.spec().client_id {
+                    pairs.append_pair("client_id", client_id);
+                }
+            }
+            end_session.to_string()
+        }
+        None => home,
+    };
+    (jar, Redirect::to(&target)).into_response()
+}
+
+fn verify_error(error: VerifyError) -> ApiError {
+    match error {
+        VerifyError::Token(error) => ApiError::InvalidToken(error),
+        VerifyError::KeysUnavailable => ApiError::KeysUnavailable,
+    }
+}
+
+async fn discovered(
+    state: &AppState,
+    pick: impl Fn(&crate::auth::DiscoveryDocument) -> Option<Url>,
+) -> Option<Url> {
+    let document = state.discovery.as_ref()?.document().await.ok()?;
+    pick(&document)
+}
+
+fn callback_url(state: &AppState) -> String {
+    format!("{}/auth-callback", state.settings.server.public_base())
+}
+
+fn cookie(
+    state: &AppState,
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
+    let mut cookie = Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.server.public_url.scheme() == "https")
+        .path(path)
+        .build();
+    if let Some(seconds) = max_age {
+        cookie.set_max_age(time::Duration::seconds(seconds));
+    }
+    cookie
+}
+
+fn random() -> String {
+    let mut bytes = [0u8; 32];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
