@@ -57,6 +57,7 @@ struct IdpState {
     cache_control: RwLock<Option<String>>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
+    userinfo_calls: AtomicUsize,
 }
 
 /// An identity provider on a random loopback port: `/.well-known/jwks.json` and
@@ -97,10 +98,12 @@ impl MockIdp {
             cache_control: RwLock::new(None),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
+            userinfo_calls: AtomicUsize::new(0),
         });
         let router = Router::new()
             .route("/.well-known/jwks.json", get(jwks))
             .route("/.well-known/openid-configuration", get(discovery))
+            .route("/userinfo", get(userinfo))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -166,6 +169,11 @@ impl MockIdp {
         self.state.jwks_fetches.load(Ordering::SeqCst)
     }
 
+    /// How many times the userinfo endpoint was called.
+    pub fn userinfo_calls(&self) -> usize {
+        self.state.userinfo_calls.load(Ordering::SeqCst)
+    }
+
     /// How many times the discovery document was requested.
     pub fn discovery_fetches(&self) -> usize {
         self.state.discovery_fetches.load(Ordering::SeqCst)
@@ -224,6 +232,33 @@ async fn jwks(State(state): State<Arc<IdpState>>) -> Response {
             }
             response
         }
+    }
+}
+
+/// A userinfo endpoint that describes whoever the bearer token names (it does not verify the token:
+/// the service under test already did).
+async fn userinfo(State(state): State<Arc<IdpState>>, headers: axum::http::HeaderMap) -> Response {
+    use base64::Engine;
+    state.userinfo_calls.fetch_add(1, Ordering::SeqCst);
+    let sub = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|token| token.split('.').nth(1))
+        .and_then(|payload| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+        .and_then(|claims| claims.get("sub").and_then(Value::as_str).map(str::to_owned));
+    match sub {
+        Some(sub) => axum::Json(json!({
+            "sub": sub, "email": format!("{sub}@example.com"), "email_verified": true,
+            "name": "Test User", "picture": "https://example.com/avatar.png",
+        }))
+        .into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
     }
 }
 

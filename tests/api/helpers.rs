@@ -39,6 +39,12 @@ impl TestApp {
         Self::start(settings, Some(idp), Router::new(), TempDir::new().unwrap()).await
     }
 
+    /// Another instance with the same settings as `self` (a replica behind the same load balancer).
+    pub(crate) async fn replica(&self) -> Self {
+        let settings = (*self.state.settings).clone();
+        Self::start(settings, None, Router::new(), TempDir::new().unwrap()).await
+    }
+
     /// The service with the embedded local issuer, its files in a temporary directory.
     pub(crate) async fn local(extra: &[(&str, &str)]) -> Self {
         let data = TempDir::new().unwrap();

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod browser;
 mod config;
 mod endpoints;
 mod errors;
@@ -14,4 +15,6 @@ mod local_issuer;
 mod openapi;
 mod process;
 mod providers;
+mod redis_cache;
 mod tokens;
+mod users;

@@ -1,0 +1,143 @@
+//! The user-info cache in a real `redis-server`, shared by two replicas; a dead Redis is no outage.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+/// A `redis-server` on a free loopback port, stopped when dropped.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RedisServer {
+    /// `None` (with a message) when redis-server is not installed and not required.
+    fn start() -> Option<Self> {
+        let port = free_port();
+        let spawned = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(error) => {
+                assert!(
+                    std::env::var("PROTECTED_API_REQUIRE_REDIS").is_err(),
+                    "redis-server is required (PROTECTED_API_REQUIRE_REDIS is set) but cannot start: {error}; apt-get install redis-server"
+                );
+                eprintln!("skipped: redis-server is not installed ({error})");
+                return None;
+            }
+        };
+        let server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn two_replicas_share_the_user_info_cache_through_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let first = TestApp::oidc(&[("CACHE_URL", &url)], Router::new()).await;
+    let second = first.replica().await;
+    let token = first.idp().token().subject("kim").sign();
+
+    let from_first: Value = first
+        .get_with("/api/user", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let from_second: Value = second
+        .get_with("/api/user", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(from_first["email"], "kim@example.com");
+    assert_eq!(from_second["email"], "kim@example.com");
+    assert_eq!(
+        first.idp().userinfo_calls(),
+        1,
+        "the second replica answered from Redis"
+    );
+
+    second
+        .get("/api/user?refresh=true")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.idp().userinfo_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_dead_redis_means_asking_userinfo_every_time_not_an_error() {
+    let url = format!("redis://127.0.0.1:{}/0", free_port()); // nothing listens there
+    let app = TestApp::oidc(&[("CACHE_URL", &url)], Router::new()).await;
+    let token = app.idp().token().subject("lee").sign();
+    for _ in 0..2 {
+        let response = app.get_with("/api/user", &token).await;
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(app.idp().userinfo_calls(), 2);
+}
+
+#[tokio::test]
+async fn redis_going_away_mid_run_degrades_to_userinfo() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let app = TestApp::oidc(&[("CACHE_URL", &url)], Router::new()).await;
+    let token = app.idp().token().subject("max").sign();
+    assert_eq!(app.get_with("/api/user", &token).await.status(), 200);
+    drop(redis);
+    let other = app.idp().token().subject("nia").sign();
+    let response = app.get_with("/api/user", &other).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.idp().userinfo_calls(), 2);
+}
