@@ -39,6 +39,12 @@ impl TestApp {
         Self::start(settings, Some(idp), Router::new(), TempDir::new().unwrap()).await
     }
 
+    /// The service with exactly these `SECTION_KEY` settings, trusting an IdP the test runs itself.
+    pub(crate) async fn with_settings(pairs: &[(&str, &str)]) -> Self {
+        let settings = Settings::from_pairs(pairs.iter().copied()).unwrap();
+        Self::start(settings, None, Router::new(), TempDir::new().unwrap()).await
+    }
+
     /// Another instance with the same settings as `self` (a replica behind the same load balancer).
     pub(crate) async fn replica(&self) -> Self {
         let settings = (*self.state.settings).clone();
@@ -120,6 +126,15 @@ impl TestApp {
     pub(crate) async fn get_with(&self, path: &str, token: &str) -> reqwest::Response {
         self.get(path).bearer_auth(token).send().await.unwrap()
     }
+}
+
+/// A loopback port nothing listens on (for a server the test starts, or one that is down).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The `WWW-Authenticate` value, or "" when absent.

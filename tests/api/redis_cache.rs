@@ -1,13 +1,12 @@
 //! The user-info cache in a real `redis-server`, shared by two replicas; a dead Redis is no outage.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, free_port};
 
 /// A `redis-server` on a free loopback port, stopped when dropped.
 struct RedisServer {
@@ -65,14 +64,6 @@ impl RedisServer {
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
