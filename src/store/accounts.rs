@@ -190,9 +190,11 @@ impl AccountStore {
             let _ = verify_password(DUMMY_HASH, password);
             return Err(LoginError::Invalid);
         };
-        if row.locked_until > now {
+        // Timestamps are whole seconds: a lock "until second S" holds through all of second S, so a
+        // lock is never shorter than asked, however close to a second's end it began.
+        if row.locked_until >= now {
             return Err(LoginError::Locked(Duration::from_secs(
-                (row.locked_until - now).unsigned_abs(),
+                (row.locked_until - now).unsigned_abs() + 1,
             )));
         }
         if verify_password(&row.password_hash, password) {
@@ -204,6 +206,8 @@ impl AccountStore {
         }
         let failures = row.failed_logins + 1;
         let lock = lock_after(failures);
+        // The lock starts after the (slow) hash check, not before it.
+        let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
         sqlx::query("UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE sub = ?")
             .bind(failures)
             .bind(if lock.is_zero() {
