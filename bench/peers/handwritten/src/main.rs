@@ -1,7 +1,7 @@
-//! Benchmark peer: the service most people write first. axum + jsonwebtoken, the key set fetched
+//! Benchmark peer: the service most people write first. axum + `jsonwebtoken`, the key set fetched
 //! once at start, every token decoded and its RS256 signature checked on every request (no cache).
 //!
-//! Env: PORT, JWKS_URI, ISSUER, AUDIENCE.
+//! Env: `PORT`, `JWKS_URI`, `ISSUER`, `AUDIENCE`. No logging.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +16,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-struct Keys {
-    by_kid: HashMap<String, DecodingKey>,
+/// The verification material, built once at start.
+struct Verifier {
+    keys_by_kid: HashMap<String, DecodingKey>,
+    /// RS256 only; `exp` required and checked (the default), `iss` and `aud` set below.
     validation: Validation,
 }
 
@@ -32,56 +34,73 @@ fn env(name: &str) -> String {
 
 #[tokio::main]
 async fn main() {
+    let port: u16 = env("PORT").parse().expect("PORT must be a port number");
     let jwks: JwkSet = reqwest::get(env("JWKS_URI"))
         .await
-        .expect("fetch the JWKS")
+        .and_then(reqwest::Response::error_for_status)
+        .expect("fetch the JWKS (is JWKS_URI reachable?)")
         .json()
         .await
-        .expect("a JWKS document");
-    let by_kid = jwks
+        .expect("JWKS_URI must answer a JWK set");
+    let keys_by_kid = jwks
         .keys
         .iter()
-        .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
+        .filter_map(|jwk| {
+            let kid = jwk.common.key_id.clone()?;
+            Some((kid, DecodingKey::from_jwk(jwk).ok()?))
+        })
         .collect();
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[env("ISSUER")]);
     validation.set_audience(&[env("AUDIENCE")]);
-    let keys = Arc::new(Keys { by_kid, validation });
+    let verifier = Arc::new(Verifier {
+        keys_by_kid,
+        validation,
+    });
 
     let app = Router::new()
         .route("/api/public", get(public))
         .route("/api/private", get(private))
-        .with_state(keys);
-    let listener =
-        tokio::net::TcpListener::bind(("127.0.0.1", env("PORT").parse::<u16>().expect("PORT")))
-            .await
-            .expect("bind");
+        .with_state(verifier);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind 127.0.0.1:PORT");
     axum::serve(listener, app).await.expect("serve");
 }
 
 async fn public() -> Json<Value> {
-    Json(
-        json!({"msg": "Hello from a public endpoint. You don't need to be authenticated to see this."}),
-    )
+    Json(json!({
+        "status": "success",
+        "msg": "Hello from a public endpoint. No token needed to see this.",
+    }))
 }
 
-async fn private(State(keys): State<Arc<Keys>>, headers: HeaderMap) -> Response {
-    match verify(&keys, &headers) {
-        Some(claims) => Json(json!({"msg": "Hello from a private endpoint. You are authenticated.", "sub": claims.sub}))
+async fn private(State(verifier): State<Arc<Verifier>>, headers: HeaderMap) -> Response {
+    match verify(&verifier, &headers) {
+        Some(claims) => Json(json!({
+            "status": "success",
+            "msg": "Hello from a private endpoint. You are authenticated.",
+            "sub": claims.sub,
+        }))
+        .into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        )
             .into_response(),
-        None => (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")]).into_response(),
     }
 }
 
-fn verify(keys: &Keys, headers: &HeaderMap) -> Option<Claims> {
+/// The claims of a valid bearer token; `None` for a missing, malformed or invalid one.
+fn verify(verifier: &Verifier, headers: &HeaderMap) -> Option<Claims> {
     let token = headers
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")?;
     let kid = decode_header(token).ok()?.kid?;
-    let key = keys.by_kid.get(&kid)?;
-    decode::<Claims>(token, key, &keys.validation)
+    let key = verifier.keys_by_kid.get(&kid)?;
+    decode::<Claims>(token, key, &verifier.validation)
         .ok()
         .map(|data| data.claims)
 }
