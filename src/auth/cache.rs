@@ -1,28 +1,30 @@
 //! The verified-token cache: a token seen before skips signature verification.
 //!
 //! Keyed by the SHA-256 of the token (collision-resistant, so one token can never be taken for
-//! another), bounded in entries, each entry dropped when its token expires. Every entry records the
-//! key-set generation it was computed with and counts only while that generation is current: after a
-//! JWKS refresh every token is verified afresh, so a key removed by the provider stops working at once.
+//! another), bounded in entries. Every entry records the key-set generation it was computed with and
+//! counts only while that generation is current: after a JWKS refresh every token is verified afresh,
+//! so a key removed by the provider stops working at once. Every entry also carries the last second it
+//! may be served (`exp` plus leeway for an accepted token, a minute for a refusal); past it the entry
+//! is dropped on lookup, and until then the bound on entries keeps the memory it holds bounded.
 //!
-//! Bounds: 10,000 accepted tokens (about 1 KiB each with their claims, so ~10 MiB at most) cover the
-//! active users of one replica; 10,000 refused tokens kept for a minute make a flood of forged tokens
-//! cost a hash lookup instead of an RSA verification. TinyLFU admission keeps one-off tokens from
-//! evicting the hot ones.
+//! Bounds: 10,000 accepted tokens cover the active users of one replica, at a few hundred bytes each
+//! (the payload's JSON text, its grants and the entry), so a few MiB at most; 10,000 refused tokens kept
+//! for a minute make a flood of forged tokens cost a hash lookup instead of an RSA verification.
+//! `quick_cache`'s S3-FIFO-like policy keeps one-off tokens from evicting the hot ones, and a hit is a
+//! lock-free read with no allocation.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::digest::{SHA256, digest};
-use moka::Expiry;
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
 
 use super::claims::Verified;
 use super::error::TokenError;
 
 /// Accepted tokens kept at most.
-const MAX_ACCEPTED: u64 = 10_000;
+const MAX_ACCEPTED: usize = 10_000;
 /// Refused tokens kept at most.
-const MAX_REFUSED: u64 = 10_000;
+const MAX_REFUSED: usize = 10_000;
 /// How long a refusal is remembered.
 const REFUSED_TTL: Duration = Duration::from_secs(60);
 
@@ -42,16 +44,8 @@ pub(crate) enum Cached {
 struct Entry {
     outcome: Cached,
     generation: u64,
-    /// How long the entry may live (until the token's `exp` plus leeway for accepted ones).
-    lifetime: Duration,
-}
-
-struct EntryLifetime;
-
-impl Expiry<TokenDigest, Entry> for EntryLifetime {
-    fn expire_after_create(&self, _: &TokenDigest, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(entry.lifetime)
-    }
+    /// The last second (since the epoch) the entry may be served.
+    serve_until: u64,
 }
 
 /// Accepted and refused tokens, in two bounded caches.
@@ -64,14 +58,8 @@ pub(crate) struct TokenCache {
 impl TokenCache {
     pub(crate) fn new() -> Self {
         Self {
-            accepted: Cache::builder()
-                .max_capacity(MAX_ACCEPTED)
-                .expire_after(EntryLifetime)
-                .build(),
-            refused: Cache::builder()
-                .max_capacity(MAX_REFUSED)
-                .expire_after(EntryLifetime)
-                .build(),
+            accepted: Cache::new(MAX_ACCEPTED),
+            refused: Cache::new(MAX_REFUSED),
         }
     }
 
@@ -82,27 +70,18 @@ impl TokenCache {
         key
     }
 
-    /// What is known about the token under the key set `generation`, if anything. An accepted token
-    /// past `exp` + leeway (`now`, `leeway` in seconds) is not served even before its entry is evicted.
-    pub(crate) fn get(
-        &self,
-        key: &TokenDigest,
-        generation: u64,
-        now: u64,
-        leeway: u64,
-    ) -> Option<Cached> {
-        if let Some(entry) = self.accepted.get(key) {
-            if let Cached::Accepted(verified) = &entry.outcome
-                && entry.generation == generation
-                && now <= verified.expires_at().saturating_add(leeway)
-            {
-                return Some(entry.outcome);
+    /// What is known about the token under the key set `generation` at `now` (seconds since the
+    /// epoch), if anything. An entry of another generation or past its time is dropped.
+    pub(crate) fn get(&self, key: &TokenDigest, generation: u64, now: u64) -> Option<Cached> {
+        for cache in [&self.accepted, &self.refused] {
+            if let Some(entry) = cache.get(key) {
+                if entry.generation == generation && now <= entry.serve_until {
+                    return Some(entry.outcome);
+                }
+                cache.remove(key);
             }
-            self.accepted.invalidate(key);
-            return None;
         }
-        let entry = self.refused.get(key)?;
-        (entry.generation == generation).then_some(entry.outcome)
+        None
     }
 
     /// Remembers a verification result. Refusals that time may undo (`nbf`, `iat` or `auth_time` in the
@@ -116,34 +95,29 @@ impl TokenCache {
         leeway: u64,
     ) {
         match result {
-            Ok(verified) => {
-                let remaining = verified
-                    .expires_at()
-                    .saturating_add(leeway)
-                    .saturating_sub(now);
-                let entry = Entry {
+            Ok(verified) => self.accepted.insert(
+                key,
+                Entry {
                     outcome: Cached::Accepted(verified.clone()),
                     generation,
-                    lifetime: Duration::from_secs(remaining),
-                };
-                self.accepted.insert(key, entry);
-            }
-            Err(error) if error.is_permanent() => {
-                let entry = Entry {
+                    serve_until: verified.expires_at().saturating_add(leeway),
+                },
+            ),
+            Err(error) if error.is_permanent() => self.refused.insert(
+                key,
+                Entry {
                     outcome: Cached::Refused(error.clone()),
                     generation,
-                    lifetime: REFUSED_TTL,
-                };
-                self.refused.insert(key, entry);
-            }
+                    serve_until: now.saturating_add(REFUSED_TTL.as_secs()),
+                },
+            ),
             Err(_) => {}
         }
     }
 
-    /// Accepted entries held now (approximate; for tests and metrics).
+    /// Accepted entries held now (for tests and metrics).
     pub(crate) fn accepted_len(&self) -> u64 {
-        self.accepted.run_pending_tasks();
-        self.accepted.entry_count()
+        self.accepted.len() as u64
     }
 }
 
@@ -154,9 +128,10 @@ mod tests {
     use serde_json::json;
 
     fn verified(exp: u64) -> Verified {
-        let payload = json!({"sub": "u", "exp": exp}).as_object().unwrap().clone();
+        let payload = json!({"sub": "u", "exp": exp});
         Verified::new(
-            payload,
+            serde_json::value::to_raw_value(&payload).unwrap(),
+            payload.as_object().unwrap(),
             &ClaimPath::new("scope"),
             &ClaimPath::new("permissions"),
         )
@@ -168,15 +143,20 @@ mod tests {
         let key = TokenCache::digest("token");
         cache.put(key, &Ok(verified(1_000)), 7, 900, 30);
         assert!(matches!(
-            cache.get(&key, 7, 950, 30),
+            cache.get(&key, 7, 1_030),
             Some(Cached::Accepted(_))
         ));
         assert!(
-            cache.get(&key, 8, 950, 30).is_none(),
+            cache.get(&key, 8, 950).is_none(),
             "a refreshed key set invalidates it"
         );
+        assert!(
+            cache.get(&key, 7, 950).is_none(),
+            "and the entry is gone, not kept for the old generation"
+        );
         cache.put(key, &Ok(verified(1_000)), 7, 900, 30);
-        assert!(cache.get(&key, 7, 1_031, 30).is_none(), "past exp + leeway");
+        assert!(cache.get(&key, 7, 1_031).is_none(), "past exp + leeway");
+        assert_eq!(cache.accepted_len(), 0, "dropped on that lookup");
     }
 
     #[test]
@@ -189,12 +169,17 @@ mod tests {
         cache.put(early, &Err(TokenError::NotYetValid), 1, 0, 0);
         cache.put(unknown, &Err(TokenError::UnknownKey), 1, 0, 0);
         assert!(matches!(
-            cache.get(&bad, 1, 0, 0),
+            cache.get(&bad, 1, 60),
             Some(Cached::Refused(TokenError::BadSignature))
         ));
-        assert!(cache.get(&bad, 2, 0, 0).is_none());
-        assert!(cache.get(&early, 1, 0, 0).is_none());
-        assert!(cache.get(&unknown, 1, 0, 0).is_none());
+        assert!(
+            cache.get(&bad, 1, 61).is_none(),
+            "a refusal is kept a minute"
+        );
+        cache.put(bad, &Err(TokenError::BadSignature), 1, 0, 0);
+        assert!(cache.get(&bad, 2, 0).is_none());
+        assert!(cache.get(&early, 1, 0).is_none());
+        assert!(cache.get(&unknown, 1, 0).is_none());
     }
 
     #[test]
@@ -212,12 +197,19 @@ mod tests {
             );
         }
         assert!(
-            cache.accepted_len() <= MAX_ACCEPTED,
+            cache.accepted_len() <= MAX_ACCEPTED as u64,
             "{}",
             cache.accepted_len()
         );
-        cache.refused.run_pending_tasks();
-        assert!(cache.refused.entry_count() <= MAX_REFUSED);
+        assert!(
+            cache.refused.len() <= MAX_REFUSED,
+            "{}",
+            cache.refused.len()
+        );
+        assert!(
+            cache.accepted_len() > MAX_ACCEPTED as u64 / 2,
+            "and it still holds most of its capacity"
+        );
     }
 
     #[test]

@@ -4,27 +4,27 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::providers::ClaimPath;
 
 /// Scope or permission names a token grants.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Grants(Vec<String>);
+pub struct Grants(Box<[Box<str>]>);
 
 impl Grants {
     /// Reads a claim holding names: a space-separated string (`scope`) or an array of strings.
     pub fn from_claim(value: Option<&Value>) -> Self {
         match value {
-            Some(Value::String(names)) => {
-                Self(names.split_whitespace().map(str::to_owned).collect())
-            }
+            Some(Value::String(names)) => Self(names.split_whitespace().map(Box::from).collect()),
             Some(Value::Array(items)) => Self(
                 items
                     .iter()
                     .filter_map(Value::as_str)
-                    .map(str::to_owned)
+                    .map(Box::from)
                     .collect(),
             ),
             _ => Self::default(),
@@ -33,12 +33,12 @@ impl Grants {
 
     /// Whether `name` is granted.
     pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|granted| granted == name)
+        self.0.iter().any(|granted| &**granted == name)
     }
 
     /// The names, in token order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+        self.0.iter().map(|name| &**name)
     }
 }
 
@@ -66,53 +66,64 @@ pub struct RegisteredClaims {
     pub jti: Option<String>,
 }
 
-/// A token that passed every check: its payload and what it grants. Cheap to clone.
+/// A token that passed every check: its payload as signed, and what the checks read from it. Cheap to
+/// clone. The payload is kept as JSON text, not a parsed tree, so a verified-token cache entry costs a
+/// few hundred bytes and a response can echo the claims without re-serialising them.
 #[derive(Debug, Clone)]
-pub struct Verified(Arc<VerifiedPayload>);
+pub struct Verified(Arc<VerifiedToken>);
 
 #[derive(Debug)]
-struct VerifiedPayload {
-    payload: Value,
+struct VerifiedToken {
+    payload: Box<RawValue>,
+    sub: Option<Box<str>>,
+    expires_at: u64,
     scopes: Grants,
     permissions: Grants,
 }
 
 impl Verified {
-    /// Wraps a checked payload, reading scopes (`scope_claim`, else `scp`) and permissions.
+    /// Wraps a checked payload (`payload` is its JSON text, `claims` the same parsed), reading `sub`,
+    /// `exp`, scopes (`scope_claim`, else `scp`) and permissions.
     pub(crate) fn new(
-        payload: Map<String, Value>,
+        payload: Box<RawValue>,
+        claims: &Map<String, Value>,
         scope_claim: &ClaimPath,
         permissions_claim: &ClaimPath,
     ) -> Self {
-        let scopes = match scope_claim.lookup(&payload) {
+        let scopes = match scope_claim.lookup(claims) {
             Some(value) => Grants::from_claim(Some(value)),
-            None => Grants::from_claim(payload.get("scp")),
+            None => Grants::from_claim(claims.get("scp")),
         };
-        let permissions = Grants::from_claim(permissions_claim.lookup(&payload));
-        Self(Arc::new(VerifiedPayload {
-            payload: Value::Object(payload),
+        Self(Arc::new(VerifiedToken {
+            payload,
+            sub: claims.get("sub").and_then(Value::as_str).map(Box::from),
+            expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
             scopes,
-            permissions,
+            permissions: Grants::from_claim(permissions_claim.lookup(claims)),
         }))
     }
 
-    /// Every claim of the token.
-    pub fn payload(&self) -> &Value {
+    /// Every claim of the token: the payload's JSON text, as signed.
+    pub fn payload(&self) -> &RawValue {
         &self.0.payload
+    }
+
+    /// The payload deserialized as `T` (`Map<String, Value>` for every claim, or a struct of yours).
+    ///
+    /// # Errors
+    /// When the payload does not deserialize as `T`.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.payload.get())
     }
 
     /// `sub`, when present.
     pub fn sub(&self) -> Option<&str> {
-        self.0.payload.get("sub").and_then(Value::as_str)
+        self.0.sub.as_deref()
     }
 
     /// `exp`, seconds since the epoch.
     pub fn expires_at(&self) -> u64 {
-        self.0
-            .payload
-            .get("exp")
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
+        self.0.expires_at
     }
 
     /// Scopes the token grants.
@@ -135,13 +146,13 @@ pub struct Claims<T = RegisteredClaims> {
     verified: Verified,
 }
 
-impl<T: serde::de::DeserializeOwned> Claims<T> {
+impl<T: DeserializeOwned> Claims<T> {
     /// Views a verified payload as `T`.
     ///
     /// # Errors
     /// When the payload does not deserialize as `T` (a claim `T` requires is absent or of another type).
     pub fn from_verified(verified: Verified) -> Result<Self, serde_json::Error> {
-        let data = T::deserialize(verified.payload())?;
+        let data = verified.deserialize()?;
         Ok(Self { data, verified })
     }
 }
@@ -152,8 +163,8 @@ impl<T> Claims<T> {
         self.verified.sub()
     }
 
-    /// Every claim, as sent.
-    pub fn raw(&self) -> &Value {
+    /// Every claim: the payload's JSON text, as signed.
+    pub fn raw(&self) -> &RawValue {
         self.verified.payload()
     }
 
@@ -186,9 +197,9 @@ mod tests {
     use serde_json::json;
 
     fn verified(payload: Value, scope_claim: &str, permissions_claim: &str) -> Verified {
-        let payload = payload.as_object().unwrap().clone();
         Verified::new(
-            payload,
+            serde_json::value::to_raw_value(&payload).unwrap(),
+            payload.as_object().unwrap(),
             &ClaimPath::new(scope_claim),
             &ClaimPath::new(permissions_claim),
         )

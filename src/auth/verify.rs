@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Validation, get_current_timestamp};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::cache::{Cached, TokenCache};
@@ -95,7 +96,7 @@ impl Verifier {
         let cached = generation.and_then(|generation| {
             self.inner
                 .cache
-                .get(&digest, generation, get_current_timestamp(), leeway)
+                .get(&digest, generation, get_current_timestamp())
         });
         if let Some(cached) = cached {
             metrics::token_cache(true);
@@ -184,12 +185,15 @@ impl Verifier {
             tracing::Span::current().record("kid", kid.as_str());
         }
         let key = self.inner.keys.key_for(header.kid.as_deref(), alg).await?;
-        let payload = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
+        // The payload's JSON text, kept as signed; parsed once more below for the rules.
+        let payload = jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, validation)
             .map_err(TokenError::from)?
             .claims;
+        let claims: Map<String, Value> =
+            serde_json::from_str(payload.get()).map_err(|_| TokenError::MalformedClaims)?;
         let now = get_current_timestamp();
         let leeway = self.inner.auth.leeway.as_secs();
-        match payload.get("iat") {
+        match claims.get("iat") {
             None => {}
             Some(iat) => match iat.as_f64() {
                 Some(iat) if iat <= (now + leeway) as f64 => {}
@@ -197,11 +201,10 @@ impl Verifier {
                 None => return Err(TokenError::MalformedClaims.into()),
             },
         }
-        self.inner
-            .spec
-            .check_rules(&payload, purpose, now, leeway)?;
+        self.inner.spec.check_rules(&claims, purpose, now, leeway)?;
         Ok(Verified::new(
             payload,
+            &claims,
             &self.inner.spec.scope_claim,
             &self.inner.spec.permissions_claim,
         ))

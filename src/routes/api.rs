@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::auth::{AdminPermission, Claims, MessagesScope, RequirePermission, RequireScope};
@@ -41,7 +41,7 @@ pub struct ClaimsMessage {
     pub msg: &'static str,
     /// The token's claims.
     #[schema(value_type = Object)]
-    pub claims: Value,
+    pub claims: Box<RawValue>,
 }
 
 impl ClaimsMessage {
@@ -49,7 +49,7 @@ impl ClaimsMessage {
         Json(Self {
             status: "success",
             msg,
-            claims: claims.raw().clone(),
+            claims: claims.raw().to_owned(),
         })
     }
 }

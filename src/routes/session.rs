@@ -14,7 +14,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use url::Url;
 
 use crate::auth::VerifyError;
@@ -206,9 +206,8 @@ pub async fn callback(
             .await
             .map_err(verify_error)?;
         // OpenID Connect Core §3.1.3.7: the nonce sent must come back.
-        if id.payload().get("nonce").and_then(Value::as_str)
-            != flow.get("nonce").map(String::as_str)
-        {
+        let claims: Map<String, Value> = id.deserialize().unwrap_or_default();
+        if claims.get("nonce").and_then(Value::as_str) != flow.get("nonce").map(String::as_str) {
             return Err(ApiError::InvalidRequest(
                 "the ID token's nonce does not match the login",
             ));

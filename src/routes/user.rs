@@ -119,7 +119,7 @@ pub async fn user(
                 VerifyError::Token(error) => ApiError::InvalidIdToken(error),
                 VerifyError::KeysUnavailable => ApiError::KeysUnavailable,
             })?;
-        let claims = verified.payload().as_object().cloned().unwrap_or_default();
+        let claims = verified.deserialize().unwrap_or_default();
         return Ok(Json(User::from_claims(claims, &sub, "id_token")));
     }
     let endpoint = match &state.verifier.spec().login.userinfo {
@@ -135,7 +135,7 @@ pub async fn user(
     };
     let Some(endpoint) = endpoint else {
         // No userinfo endpoint (Firebase): the access token is the user's own ID token.
-        let claims = claims.raw().as_object().cloned().unwrap_or_default();
+        let claims = claims.verified().deserialize().unwrap_or_default();
         return Ok(Json(User::from_claims(claims, &sub, "access_token")));
     };
     let token = access_token_of(&headers, &jar).ok_or(ApiError::MissingToken)?;
