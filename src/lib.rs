@@ -98,9 +98,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     if state.settings.server.metrics && telemetry::metrics::install().is_some() {
         router = router
             .route("/metrics", axum::routing::get(telemetry::metrics::render))
-            .layer(axum::middleware::from_fn(
-                telemetry::metrics::count_requests,
-            ));
+            .layer(telemetry::metrics::CountRequestsLayer);
     }
     let cors = cors_layer(&state.settings.server.cors_origins);
     router

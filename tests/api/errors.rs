@@ -140,6 +140,11 @@ async fn metrics_count_requests_refusals_and_cache_hits() {
         .expired_for(std::time::Duration::from_secs(600))
         .sign();
     app.get_with("/api/private", &expired).await;
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let made_up = app.http.request(brew, format!("{}/api/public", app.base));
+    assert_eq!(made_up.send().await.unwrap().status(), 405);
+    let unknown_path = app.get("/no/such/path/4711").send().await.unwrap();
+    assert_eq!(unknown_path.status(), 404);
     let response = app.get("/metrics").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
@@ -149,9 +154,14 @@ async fn metrics_count_requests_refusals_and_cache_hits() {
         r#"jwks_fetches_total{result="ok"}"#,
         "token_cache_hits_total",
         "token_cache_misses_total",
+        // A made-up method is counted, under one label so that such methods cannot grow the set.
+        r#"http_requests_total{route="/api/public",method="OTHER",status="405"}"#,
+        // Unknown paths share one label, so that scanning cannot grow the set either.
+        r#"http_requests_total{route="unmatched",method="GET",status="404"}"#,
     ] {
         assert!(text.contains(expected), "{expected} in:\n{text}");
     }
+    assert!(!text.contains("BREW") && !text.contains("4711"), "{text}");
 }
 
 #[tokio::test]
