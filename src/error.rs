@@ -1,5 +1,7 @@
 //! `ApiError` and its one `IntoResponse`: status, `WWW-Authenticate` (RFC 6750 §3) and a JSON body.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
@@ -97,15 +99,14 @@ impl ApiError {
 
     /// The `WWW-Authenticate` value, for the errors that have one.
     fn challenge(&self, description: &str) -> Option<String> {
-        let realm = format!("Bearer realm=\"{REALM}\"");
         let with_error = |code: &str| {
             format!(
-                "{realm}, error=\"{code}\", error_description=\"{}\"",
+                "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
                 quoted(description)
             )
         };
         match self {
-            Self::MissingToken => Some(realm),
+            Self::MissingToken => Some(format!("Bearer realm=\"{REALM}\"")),
             Self::InvalidRequest(_) => Some(with_error("invalid_request")),
             Self::InvalidToken(_) | Self::InvalidIdToken(_) => Some(with_error("invalid_token")),
             Self::InsufficientScope(required) => Some(format!(
@@ -130,9 +131,13 @@ impl ApiError {
     }
 }
 
-/// Escapes a value for a quoted-string (RFC 9110 §5.6.4).
-fn quoted(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"")
+/// Escapes a value for a quoted-string (RFC 9110 §5.6.4); borrows when there is nothing to escape.
+fn quoted(value: &str) -> Cow<'_, str> {
+    if value.contains(['\\', '"']) {
+        Cow::Owned(value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        Cow::Borrowed(value)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -161,6 +166,12 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_escapes_backslashes_and_quotes_and_borrows_plain_text() {
+        assert_eq!(quoted(r#"say "hi" \ bye"#), r#"say \"hi\" \\ bye"#);
+        assert!(matches!(quoted("the token has expired"), Cow::Borrowed(_)));
+    }
 
     fn challenge_of(error: ApiError) -> Option<String> {
         let response = error.into_response();
