@@ -36,7 +36,7 @@ static CACHE_COUNTERS: OnceLock<CacheCounters> = OnceLock::new();
 
 /// Request counters by route template, each with the (method, status) pairs seen on it. A route sees
 /// a handful of pairs, so a short list scan beats a second hash.
-type RequestCounters = HashMap<Box<str>, Vec<(&'static str, StatusCode, Counter)>>;
+type RequestCounters = HashMap<Box<str>, Vec<((&'static str, StatusCode), Counter)>>;
 
 thread_local! {
     /// This thread's request counters.
@@ -157,18 +157,14 @@ fn count_request(route: &str, method: &'static str, status: StatusCode) {
             Some(seen) => seen,
             None => by_route.entry(route.into()).or_default(),
         };
-        if let Some((_, _, counter)) = seen.iter().find(|(m, s, _)| *m == method && *s == status) {
-            counter.increment(1);
-            return;
-        }
-        let counter = counter!(
-            "http_requests_total",
-            "route" => route.to_owned(),
-            "method" => method,
-            "status" => status.as_str().to_owned()
-        );
-        counter.increment(1);
-        seen.push((method, status, counter));
+        increment_kept(seen, (method, status), || {
+            counter!(
+                "http_requests_total",
+                "route" => route.to_owned(),
+                "method" => method,
+                "status" => status.as_str().to_owned()
+            )
+        });
     });
 }
 
@@ -200,14 +196,28 @@ pub fn auth_failure(reason: &'static str) {
         return;
     }
     FAILURE_COUNTERS.with_borrow_mut(|seen| {
-        if let Some((_, counter)) = seen.iter().find(|(known, _)| *known == reason) {
-            counter.increment(1);
-            return;
-        }
-        let counter = counter!("auth_failures_total", "reason" => reason);
-        counter.increment(1);
-        seen.push((reason, counter));
+        increment_kept(
+            seen,
+            reason,
+            || counter!("auth_failures_total", "reason" => reason),
+        );
     });
+}
+
+/// Adds one to the counter kept under `labels` in `kept`, registering it first (`register`) when
+/// this thread has not seen those labels yet. The lists are short, so a scan beats a hash.
+fn increment_kept<L: PartialEq>(
+    kept: &mut Vec<(L, Counter)>,
+    labels: L,
+    register: impl FnOnce() -> Counter,
+) {
+    if let Some((_, counter)) = kept.iter().find(|(known, _)| *known == labels) {
+        counter.increment(1);
+        return;
+    }
+    let counter = register();
+    counter.increment(1);
+    kept.push((labels, counter));
 }
 
 /// Whether this module's Prometheus recorder is the installed one.
