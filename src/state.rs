@@ -1,5 +1,6 @@
 //! `AppState`, made of cheap handles, and the `FromRef` parts handlers ask for.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -28,9 +29,15 @@ pub enum StartError {
     Cache(#[from] redis::RedisError),
 }
 
-/// Everything handlers share. Each field is `Arc`-backed, so the per-request clone is cheap.
-#[derive(Debug, Clone, FromRef)]
-pub struct AppState {
+/// Everything handlers share, behind one `Arc`: axum clones the state for every request, and one
+/// reference count costs less than one per handle. Read the handles as fields (`state.verifier`), or
+/// ask for one with `State<Verifier>` and the like.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Handles>);
+
+/// The handles inside [`AppState`]. Each is cheap to clone on its own.
+#[derive(Debug)]
+pub struct Handles {
     /// Verifies bearer tokens against the configured provider.
     pub verifier: Verifier,
     /// The settings the service started with.
@@ -45,6 +52,35 @@ pub struct AppState {
     pub userinfo: UserInfoCache,
     /// The HTTP client for calls to the provider.
     pub http: HttpFetcher,
+}
+
+impl Deref for AppState {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// `State<T>` for each handle: `FromRef<AppState>` that clones the one field.
+macro_rules! handles_from_state {
+    ($($field:ident: $handle:ty),* $(,)?) => {
+        $(impl FromRef<AppState> for $handle {
+            fn from_ref(state: &AppState) -> Self {
+                state.$field.clone()
+            }
+        })*
+    };
+}
+
+handles_from_state! {
+    verifier: Verifier,
+    settings: Arc<Settings>,
+    discovery: Option<Discovery>,
+    issuer: Option<IssuerState>,
+    accounts: Option<AccountStore>,
+    userinfo: UserInfoCache,
+    http: HttpFetcher,
 }
 
 impl AppState {
@@ -93,7 +129,7 @@ impl AppState {
             None => (None, None),
         };
         let userinfo = UserInfoCache::new(settings.cache.url.as_ref())?;
-        Ok(Self {
+        Ok(Self(Arc::new(Handles {
             verifier,
             settings: Arc::new(settings),
             discovery,
@@ -101,7 +137,7 @@ impl AppState {
             accounts,
             userinfo,
             http,
-        })
+        })))
     }
 }
 
