@@ -42,12 +42,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower::util::MapResponseLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -81,11 +82,12 @@ pub fn app(state: AppState) -> Router {
 /// Like [`app`], with `extra` routes of your own merged in: they get the same state, extractors,
 /// middleware and error handling.
 pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
-    let metadata_url = format!(
+    let metadata_url: Arc<str> = format!(
         "{}{}",
         state.settings.server.public_base(),
         routes::metadata::METADATA_PATH
-    );
+    )
+    .into();
     let mut router = routes::router().merge(openapi::router(&state)).merge(extra);
     if let Some(issuer) = state.issuer.clone() {
         router = router
@@ -103,10 +105,9 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let cors = cors_layer(&state.settings.server.cors_origins);
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::map_response_with_state(
-            Arc::<str>::from(metadata_url),
-            add_resource_metadata,
-        ))
+        .layer(MapResponseLayer::new(move |response| {
+            add_resource_metadata(&metadata_url, response)
+        }))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -142,11 +143,10 @@ pub async fn serve(
         .await
 }
 
-/// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata.
-async fn add_resource_metadata(
-    State(metadata_url): State<Arc<str>>,
-    mut response: Response,
-) -> Response {
+/// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata. A plain
+/// function under tower's `MapResponseLayer`, so the responses that carry no challenge cost a header
+/// lookup and no allocation.
+fn add_resource_metadata(metadata_url: &str, mut response: Response) -> Response {
     let challenge = response
         .headers()
         .get(WWW_AUTHENTICATE)
