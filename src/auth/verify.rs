@@ -201,6 +201,14 @@ impl Verifier {
                 None => return Err(TokenError::MalformedClaims.into()),
             },
         }
+        // RFC 7519 §4.1.2, §4.1.7: `sub` and `jti` are strings. Checked once here, so that every
+        // endpoint, whether it reads the claims through a typed view or echoes them, agrees.
+        if ["sub", "jti"]
+            .iter()
+            .any(|name| claims.get(*name).is_some_and(|value| !value.is_string()))
+        {
+            return Err(TokenError::MalformedClaims.into());
+        }
         self.inner.spec.check_rules(&claims, purpose, now, leeway)?;
         Ok(Verified::new(
             payload,

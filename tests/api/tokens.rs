@@ -294,6 +294,17 @@ async fn the_issuer_must_match_exactly() {
 }
 
 #[tokio::test]
+async fn sub_and_jti_must_be_strings_on_every_endpoint() {
+    let app = TestApp::spawn().await;
+    for (name, value) in [("sub", json!(42)), ("jti", json!({"id": 1}))] {
+        let token = app.idp().token().claim(name, value).sign();
+        for path in ["/api/private", "/api/private-scoped", "/api/optional"] {
+            assert_invalid_token(app.get_with(path, &token).await, "malformed token claims").await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_audience_may_be_an_array_containing_ours() {
     let app = TestApp::spawn().await;
     let ours = protected_api::testing::AUDIENCE;
