@@ -137,6 +137,13 @@ impl Verified {
     }
 }
 
+/// Serializes as the payload's JSON text, unchanged: every claim, as signed.
+impl Serialize for Verified {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.payload.serialize(serializer)
+    }
+}
+
 /// The verified claims of the caller's token, viewed as `T`. Handlers take it as an extractor:
 /// `async fn handler(claims: Claims) -> …`, or `Claims<MyClaims>` for custom claims.
 #[derive(Debug, Clone)]

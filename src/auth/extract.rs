@@ -1,4 +1,4 @@
-//! Extractors over a [`Verifier`]: `Claims<T>` and `Option<Claims<T>>`. The token is verified once per
+//! Extractors over a [`Verifier`]: `Verified`, `Claims<T>` and `Option<Claims<T>>`. The token is verified once per
 //! request; the result waits in the request extensions for the next extractor.
 
 use std::borrow::Cow;
@@ -120,6 +120,20 @@ fn view<T: DeserializeOwned>(verified: Verified) -> Result<Claims<T>, ApiError> 
         tracing::debug!(%error, "token claims do not fit the handler's claims type");
         ApiError::InvalidToken(TokenError::MalformedClaims)
     })
+}
+
+/// The verified token itself, with no view of its claims: for handlers that only need to know the
+/// caller is authenticated, or that echo the claims as signed. Costs no deserialization.
+impl<S> FromRequestParts<S> for Verified
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        verified(parts, state).await?.ok_or(ApiError::MissingToken)
+    }
 }
 
 impl<S, T> FromRequestParts<S> for Claims<T>

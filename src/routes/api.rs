@@ -4,10 +4,11 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::auth::{AdminPermission, Claims, MessagesScope, RequirePermission, RequireScope};
+use crate::auth::{
+    AdminPermission, Claims, MessagesScope, RequirePermission, RequireScope, Verified,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::AccountStore;
@@ -39,17 +40,17 @@ pub struct ClaimsMessage {
     pub status: &'static str,
     /// What the endpoint says.
     pub msg: &'static str,
-    /// The token's claims.
+    /// The token's claims, as signed.
     #[schema(value_type = Object)]
-    pub claims: Box<RawValue>,
+    pub claims: Verified,
 }
 
 impl ClaimsMessage {
-    fn new(msg: &'static str, claims: &Claims) -> Json<Self> {
+    fn new(msg: &'static str, token: Verified) -> Json<Self> {
         Json(Self {
             status: "success",
             msg,
-            claims: claims.raw().to_owned(),
+            claims: token,
         })
     }
 }
@@ -96,10 +97,10 @@ pub async fn public() -> Json<Message> {
         (status = 401, description = "No token, or an invalid one (invalid_token); see WWW-Authenticate", body = ErrorBody),
         (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
     ))]
-pub async fn private(claims: Claims) -> Json<ClaimsMessage> {
+pub async fn private(token: Verified) -> Json<ClaimsMessage> {
     ClaimsMessage::new(
         "Hello from a private endpoint. You are authenticated.",
-        &claims,
+        token,
     )
 }
 
@@ -115,7 +116,7 @@ pub async fn private_scoped(
 ) -> Json<ClaimsMessage> {
     ClaimsMessage::new(
         "Hello from a private, scoped endpoint. Your token grants the scope it needs.",
-        &claims,
+        claims.verified().clone(),
     )
 }
 
@@ -131,7 +132,7 @@ pub async fn admin(
 ) -> Json<ClaimsMessage> {
     ClaimsMessage::new(
         "Hello, administrator. Your token grants the permission this endpoint needs.",
-        &claims,
+        claims.verified().clone(),
     )
 }
 
