@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The benchmark: protected-api and two peers side by side, one run, loopback only.
-#   bash bench/run.sh            (DURATION=10 seconds per workload, CONNECTIONS=50, THREADS=1)
+#   bash bench/run.sh            (ROUNDS=3 rounds of DURATION=5 seconds per workload, CONNECTIONS=50,
+#                                 THREADS=1)
+# Every round runs every workload once, servers in turn, so that drift on a shared machine falls on
+# all of them alike; rates are averaged over the rounds and every ratio compares those averages.
 # Every row starts a fresh server, warms it up for 1 s, runs wrk for DURATION and reads the server's
 # peak RSS (VmHWM) and its anonymous part at the end of the row (heap and stacks, without the
-# program's own code pages). Results: a markdown table on stdout and in bench/results/latest.md.
+# program's own code pages). Results: a markdown table on stdout and in bench/results/latest.md, each
+# round's rows in bench/results/rounds.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
 WORK=$(mktemp -d)
@@ -57,10 +62,15 @@ start_server() {
   until curl -sf -o /dev/null "http://127.0.0.1:$port/api/public"; do sleep 0.1; done
 }
 
+# Per "KIND|LABEL": summed req/s, p50 and p99 of each round, summed non-2xx and requests, and the
+# largest VmHWM and heap seen.
+declare -A RPS P50S P99S NON2XX TOTAL HWM ANON
+ROWS=()
+
 # row LABEL KIND IDP PATH TOKENS [ENV…]: one measured workload on a fresh server.
 row() {
   local label=$1 kind=$2 idp=$3 path=$4 tokens=$5; shift 5
-  local port; port=$(free_port)
+  local key="$kind|$label" port; port=$(free_port)
   start_server "$kind" "$idp" "$port" "$@"
   local url="http://127.0.0.1:$port$path" file=""
   [ "$tokens" != none ] && file=$WORK/$idp/$tokens
@@ -71,10 +81,24 @@ row() {
   hwm=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER/status")
   anon=$(awk '/^Anonymous/ {printf "%.1f", $2/1024}' "/proc/$SERVER/smaps_rollup")
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+  local rps p50 p99 non2xx total
   read -r _ rps p50 p99 non2xx total <<<"$result"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$kind" "$label" "$rps" "$p50" "$p99" "$non2xx/$total" "$hwm" "$anon" | tee -a "$WORK/table"
-  eval "RPS_${kind//-/_}_${label//[^a-z0-9]/_}=$rps; HWM_${kind//-/_}_${label//[^a-z0-9]/_}=$hwm; ANON_${kind//-/_}_${label//[^a-z0-9]/_}=$anon"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$ROUND" "$kind" "$label" "$rps" "$p50" "$p99" \
+    "$non2xx/$total" "$hwm" "$anon" | tee -a "$WORK/rounds" >&2
+  [ -n "${RPS[$key]:-}" ] || ROWS+=("$key")
+  RPS[$key]=$(( ${RPS[$key]:-0} + rps ))
+  P50S[$key]="${P50S[$key]:-} $p50"
+  P99S[$key]="${P99S[$key]:-} $p99"
+  NON2XX[$key]=$(( ${NON2XX[$key]:-0} + non2xx ))
+  TOTAL[$key]=$(( ${TOTAL[$key]:-0} + total ))
+  HWM[$key]=$(largest "${HWM[$key]:-0}" "$hwm")
+  ANON[$key]=$(largest "${ANON[$key]:-0}" "$anon")
 }
+
+largest() { printf '%s\n' "$@" | sort -g | tail -1; }
+median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+mean_rps() { echo $(( ${RPS[$1]} / ROUNDS )); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 start_idp one-key 1 5000
 start_idp fifty-keys 50 5000
@@ -83,54 +107,65 @@ start_idp many-tokens 1 100000
 {
   echo "# protected-api benchmark — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "\`DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS bash bench/run.sh\` on $(nproc) cores, $(uname -m)."
+  echo "\`ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS bash bench/run.sh\` on $(nproc) cores, $(uname -m)."
   echo "openssl speed rsa2048 (this machine's RSA ceiling, one core):"
   openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print "  sign/s " $6 ", verify/s " $7}'
+} | tee "$WORK/head"
+echo "| round | server | workload | req/s | p50 ms | p99 ms | non-2xx/total | VmHWM MiB | heap MiB |" > "$WORK/rounds"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|" >> "$WORK/rounds"
+
+# /metrics is on by default; its cost is protected-api's row against the SERVER_METRICS=false row
+# run right after it.
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  row public protected-api one-key /api/public none
+  row public-metrics-off protected-api one-key /api/public none SERVER_METRICS=false
+  row public jwt-authorizer one-key /api/public none
+  row public handwritten one-key /api/public none
+  row repeated protected-api one-key /api/private one
+  row repeated-metrics-off protected-api one-key /api/private one SERVER_METRICS=false
+  row repeated jwt-authorizer one-key /api/private one
+  row repeated handwritten one-key /api/private one
+  row distinct protected-api one-key /api/private valid
+  row distinct-50-keys protected-api fifty-keys /api/private valid
+  row distinct jwt-authorizer one-key /api/private valid
+  row distinct handwritten one-key /api/private valid
+  row invalid protected-api one-key /api/private invalid
+  row invalid jwt-authorizer one-key /api/private invalid
+  row invalid handwritten one-key /api/private invalid
+  row distinct-100k protected-api many-tokens /api/private valid
+done
+
+{
+  echo
+  echo "Means of $ROUNDS rounds (req/s: mean; p50, p99: median round; non-2xx/total: summed; VmHWM, heap: largest):"
   echo
   echo "| server | workload | req/s | p50 ms | p99 ms | non-2xx/total | VmHWM MiB | heap MiB |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|"
-} | tee "$WORK/head"
+  for key in "${ROWS[@]}"; do
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${key%%|*}" "${key#*|}" "$(mean_rps "$key")" \
+      "$(median "${P50S[$key]}")" "$(median "${P99S[$key]}")" "${NON2XX[$key]}/${TOTAL[$key]}" \
+      "${HWM[$key]}" "${ANON[$key]}"
+  done
+} | tee "$WORK/table"
 
-for kind in protected-api jwt-authorizer handwritten; do
-  row public "$kind" one-key /api/public none
-  row repeated "$kind" one-key /api/private one
-  row distinct "$kind" one-key /api/private valid
-  row invalid "$kind" one-key /api/private invalid
-done
-row distinct-50-keys protected-api fifty-keys /api/private valid
-row distinct-100k protected-api many-tokens /api/private valid
-# What /metrics costs: on and off in turn, three rounds, so that drift on a shared machine falls on
-# both sides alike; the ratio compares the sums.
-METRICS_ON_PUBLIC=0 METRICS_OFF_PUBLIC=0 METRICS_ON_REPEATED=0 METRICS_OFF_REPEATED=0
-for round in 1 2 3; do
-  row "public-metrics-on-$round" protected-api one-key /api/public none
-  METRICS_ON_PUBLIC=$((METRICS_ON_PUBLIC + rps))
-  row "public-metrics-off-$round" protected-api one-key /api/public none SERVER_METRICS=false
-  METRICS_OFF_PUBLIC=$((METRICS_OFF_PUBLIC + rps))
-  row "repeated-metrics-on-$round" protected-api one-key /api/private one
-  METRICS_ON_REPEATED=$((METRICS_ON_REPEATED + rps))
-  row "repeated-metrics-off-$round" protected-api one-key /api/private one SERVER_METRICS=false
-  METRICS_OFF_REPEATED=$((METRICS_OFF_REPEATED + rps))
-done
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+rps() { mean_rps "$1"; }
 {
   echo
-  echo "Ratios (targets in bench/README.md):"
-  echo "- private repeated / public (protected-api): $(ratio "$RPS_protected_api_repeated" "$RPS_protected_api_public") (≥ 0.85)"
-  echo "- distinct: protected-api / jwt-authorizer: $(ratio "$RPS_protected_api_distinct" "$RPS_jwt_authorizer_distinct") (≥ 1.2)"
-  echo "- distinct: protected-api / handwritten: $(ratio "$RPS_protected_api_distinct" "$RPS_handwritten_distinct") (≥ 1.2)"
-  echo "- invalid / valid distinct (protected-api): $(ratio "$RPS_protected_api_invalid" "$RPS_protected_api_distinct") (≥ 1)"
-  max_hwm() { printf '%s\n' "$@" | sort -g | tail -1; }
-  pa=$(max_hwm "$HWM_protected_api_public" "$HWM_protected_api_repeated" "$HWM_protected_api_distinct" "$HWM_protected_api_invalid")
-  ja=$(max_hwm "$HWM_jwt_authorizer_public" "$HWM_jwt_authorizer_repeated" "$HWM_jwt_authorizer_distinct" "$HWM_jwt_authorizer_invalid")
+  echo "Ratios of the means (targets in bench/README.md):"
+  echo "- private repeated / public (protected-api): $(ratio "$(rps 'protected-api|repeated')" "$(rps 'protected-api|public')") (≥ 0.85)"
+  echo "- distinct: protected-api / jwt-authorizer: $(ratio "$(rps 'protected-api|distinct')" "$(rps 'jwt-authorizer|distinct')") (≥ 1.2)"
+  echo "- distinct: protected-api / handwritten: $(ratio "$(rps 'protected-api|distinct')" "$(rps 'handwritten|distinct')") (≥ 1.2)"
+  echo "- invalid / valid distinct (protected-api): $(ratio "$(rps 'protected-api|invalid')" "$(rps 'protected-api|distinct')") (≥ 1)"
+  pa=$(largest "${HWM['protected-api|public']}" "${HWM['protected-api|repeated']}" "${HWM['protected-api|distinct']}" "${HWM['protected-api|invalid']}")
+  ja=$(largest "${HWM['jwt-authorizer|public']}" "${HWM['jwt-authorizer|repeated']}" "${HWM['jwt-authorizer|distinct']}" "${HWM['jwt-authorizer|invalid']}")
   echo "- peak RSS protected-api / jwt-authorizer: $pa / $ja MiB = $(ratio "$pa" "$ja") (≤ 1)"
-  echo "- heap at the end of distinct, protected-api / jwt-authorizer: $ANON_protected_api_distinct / $ANON_jwt_authorizer_distinct MiB"
-  echo "- distinct, 50 keys / 1 key: $(ratio "$RPS_protected_api_distinct_50_keys" "$RPS_protected_api_distinct") (≈ 1)"
-  echo "- 100,000 distinct tokens: VmHWM $HWM_protected_api_distinct_100k MiB vs $HWM_protected_api_distinct MiB for 5,000 (bounded cache)"
-  echo "- metrics on / off, sums of 3 alternating rounds: public $(ratio "$METRICS_ON_PUBLIC" "$METRICS_OFF_PUBLIC"), repeated $(ratio "$METRICS_ON_REPEATED" "$METRICS_OFF_REPEATED") (≥ 0.95)"
+  echo "- heap at the end of distinct, protected-api / jwt-authorizer: ${ANON['protected-api|distinct']} / ${ANON['jwt-authorizer|distinct']} MiB"
+  echo "- distinct, 50 keys / 1 key: $(ratio "$(rps 'protected-api|distinct-50-keys')" "$(rps 'protected-api|distinct')") (≈ 1)"
+  echo "- 100,000 distinct tokens: VmHWM ${HWM['protected-api|distinct-100k']} MiB vs ${HWM['protected-api|distinct']} MiB for 5,000 (bounded cache)"
+  echo "- metrics on / off: public $(ratio "$(rps 'protected-api|public')" "$(rps 'protected-api|public-metrics-off')"), repeated $(ratio "$(rps 'protected-api|repeated')" "$(rps 'protected-api|repeated-metrics-off')") (≥ 0.95)"
 } | tee "$WORK/ratios"
 
 mkdir -p bench/results
 cat "$WORK/head" "$WORK/table" "$WORK/ratios" > bench/results/latest.md
-echo "written: bench/results/latest.md" >&2
+{ cat "$WORK/head"; echo; cat "$WORK/rounds"; } > bench/results/rounds.md
+echo "written: bench/results/latest.md, bench/results/rounds.md" >&2
