@@ -1,5 +1,5 @@
-//! Extractors over a [`Verifier`]: `Verified`, `Claims<T>` and `Option<Claims<T>>`. The token is verified once per
-//! request; the result waits in the request extensions for the next extractor.
+//! Extractors over a [`Verifier`]: `Verified`, `Claims<T>` and `Option<Claims<T>>`. The token is
+//! verified once per request; the result waits in the request extensions for the next extractor.
 
 use std::borrow::Cow;
 

@@ -1,7 +1,8 @@
 //! Token verification: the public face of the `auth` tree.
 //!
 //! A request's bearer token goes through [`Verifier::verify`] once; handlers ask for what they need with
-//! the extractors [`Claims`], `Option<Claims>`, [`RequireScope`] and [`RequirePermission`].
+//! the extractors [`Verified`] (no view of the claims), [`Claims`], `Option<Claims>`,
+//! [`RequireScope`] and [`RequirePermission`].
 
 mod cache;
 mod claims;
