@@ -68,8 +68,8 @@ pub struct RegisteredClaims {
 
 /// A token that passed every check: its payload as signed, and what the checks read from it. Cheap to
 /// clone. Handlers that need no typed view of the claims take it as an extractor, and it serializes
-/// as the payload. The payload is kept as JSON text, not a parsed tree, so a verified-token cache entry costs a
-/// few hundred bytes and a response can echo the claims without re-serialising them.
+/// as the payload. The payload is kept as JSON text, not a parsed tree, so a verified-token cache
+/// entry costs a few hundred bytes and a response can echo the claims without re-serialising them.
 #[derive(Debug, Clone)]
 pub struct Verified(Arc<VerifiedToken>);
 
