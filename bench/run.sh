@@ -148,7 +148,6 @@ done
   done
 } | tee "$WORK/table"
 
-
 {
   echo
   echo "Ratios of the means (targets in bench/README.md):"
