@@ -74,35 +74,48 @@ async fn two_replicas_share_the_user_info_cache_through_redis() {
     let url = redis.url();
     let first = TestApp::oidc(&[("CACHE_URL", &url)], Router::new()).await;
     let second = first.replica().await;
-    let token = first.idp().token().subject("kim").sign();
+    // The service gives Redis 250 ms before going without it, and a loaded test machine can miss
+    // that once (above all for each replica's first connection). So: up to three users, each asked
+    // of the first replica and then of the second; sharing works when, for one of them, the second
+    // replica did not call userinfo. Without sharing every attempt calls it twice.
+    let mut shared_token = None;
+    for subject in ["kim", "lou", "max"] {
+        let token = first.idp().token().subject(subject).sign();
+        let calls_before = first.idp().userinfo_calls();
+        let from_first: Value = first
+            .get_with("/api/user", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let from_second: Value = second
+            .get_with("/api/user", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(from_first["email"], format!("{subject}@example.com"));
+        assert_eq!(from_second["email"], format!("{subject}@example.com"));
+        if first.idp().userinfo_calls() - calls_before == 1 {
+            shared_token = Some(token);
+            break;
+        }
+    }
+    let token =
+        shared_token.expect("the second replica answered from Redis for one of three users");
 
-    let from_first: Value = first
-        .get_with("/api/user", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let from_second: Value = second
-        .get_with("/api/user", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(from_first["email"], "kim@example.com");
-    assert_eq!(from_second["email"], "kim@example.com");
-    assert_eq!(
-        first.idp().userinfo_calls(),
-        1,
-        "the second replica answered from Redis"
-    );
-
+    let calls_before = first.idp().userinfo_calls();
     second
         .get("/api/user?refresh=true")
         .bearer_auth(&token)
         .send()
         .await
         .unwrap();
-    assert_eq!(first.idp().userinfo_calls(), 2);
+    assert_eq!(
+        first.idp().userinfo_calls(),
+        calls_before + 1,
+        "refresh=true skips the cache"
+    );
 }
 
 #[tokio::test]
