@@ -99,6 +99,8 @@ largest() { printf '%s\n' "$@" | sort -g | tail -1; }
 median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mean_rps() { echo $(( ${RPS[$1]} / ROUNDS )); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+# mean_ratio KEY_A KEY_B: the mean rate of one row over another's.
+mean_ratio() { ratio "$(mean_rps "$1")" "$(mean_rps "$2")"; }
 
 start_idp one-key 1 5000
 start_idp fifty-keys 50 5000
@@ -151,17 +153,17 @@ done
 {
   echo
   echo "Ratios of the means (targets in bench/README.md):"
-  echo "- private repeated / public (protected-api): $(ratio "$(mean_rps 'protected-api|repeated')" "$(mean_rps 'protected-api|public')") (≥ 0.85)"
-  echo "- distinct: protected-api / jwt-authorizer: $(ratio "$(mean_rps 'protected-api|distinct')" "$(mean_rps 'jwt-authorizer|distinct')") (≥ 1.2)"
-  echo "- distinct: protected-api / handwritten: $(ratio "$(mean_rps 'protected-api|distinct')" "$(mean_rps 'handwritten|distinct')") (≥ 1.2)"
-  echo "- invalid / valid distinct (protected-api): $(ratio "$(mean_rps 'protected-api|invalid')" "$(mean_rps 'protected-api|distinct')") (≥ 1)"
+  echo "- private repeated / public (protected-api): $(mean_ratio 'protected-api|repeated' 'protected-api|public') (≥ 0.85)"
+  echo "- distinct: protected-api / jwt-authorizer: $(mean_ratio 'protected-api|distinct' 'jwt-authorizer|distinct') (≥ 1.2)"
+  echo "- distinct: protected-api / handwritten: $(mean_ratio 'protected-api|distinct' 'handwritten|distinct') (≥ 1.2)"
+  echo "- invalid / valid distinct (protected-api): $(mean_ratio 'protected-api|invalid' 'protected-api|distinct') (≥ 1)"
   pa=$(largest "${HWM['protected-api|public']}" "${HWM['protected-api|repeated']}" "${HWM['protected-api|distinct']}" "${HWM['protected-api|invalid']}")
   ja=$(largest "${HWM['jwt-authorizer|public']}" "${HWM['jwt-authorizer|repeated']}" "${HWM['jwt-authorizer|distinct']}" "${HWM['jwt-authorizer|invalid']}")
   echo "- peak RSS protected-api / jwt-authorizer: $pa / $ja MiB = $(ratio "$pa" "$ja") (≤ 1)"
   echo "- heap at the end of distinct, protected-api / jwt-authorizer: ${ANON['protected-api|distinct']} / ${ANON['jwt-authorizer|distinct']} MiB"
-  echo "- distinct, 50 keys / 1 key: $(ratio "$(mean_rps 'protected-api|distinct-50-keys')" "$(mean_rps 'protected-api|distinct')") (≈ 1)"
+  echo "- distinct, 50 keys / 1 key: $(mean_ratio 'protected-api|distinct-50-keys' 'protected-api|distinct') (≈ 1)"
   echo "- 100,000 distinct tokens: VmHWM ${HWM['protected-api|distinct-100k']} MiB vs ${HWM['protected-api|distinct']} MiB for 5,000 (bounded cache)"
-  echo "- metrics on / off: public $(ratio "$(mean_rps 'protected-api|public')" "$(mean_rps 'protected-api|public-metrics-off')"), repeated $(ratio "$(mean_rps 'protected-api|repeated')" "$(mean_rps 'protected-api|repeated-metrics-off')") (≥ 0.95)"
+  echo "- metrics on / off: public $(mean_ratio 'protected-api|public' 'protected-api|public-metrics-off'), repeated $(mean_ratio 'protected-api|repeated' 'protected-api|repeated-metrics-off') (≥ 0.95)"
 } | tee "$WORK/ratios"
 
 mkdir -p bench/results
