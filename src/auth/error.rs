@@ -60,6 +60,9 @@ pub enum TokenError {
     /// An ID token about someone else than the access token it came with.
     #[error("ID token subject does not match the access token")]
     SubjectMismatch,
+    /// `[AUTH] REQUIRE_AT_JWT` is on and the header `typ` is not `at+jwt` (RFC 9068 §2.1).
+    #[error("not an access token: header typ must be at+jwt")]
+    NotAnAccessToken,
     /// Firebase `auth_time` lies in the future.
     #[error("auth_time in the future")]
     AuthTimeInFuture,
@@ -94,6 +97,7 @@ impl TokenError {
             Self::IssuerMismatch => "issuer",
             Self::AudienceMismatch => "audience",
             Self::MissingClaim(_) | Self::WrongTokenUse | Self::SubjectMismatch => "claims",
+            Self::NotAnAccessToken => "type",
         }
     }
 }

@@ -29,10 +29,34 @@ struct Inner {
     spec: ProviderSpec,
     auth: AuthSettings,
     keys: KeyStore,
-    validation: Validation,
+    validations: Validations,
     /// For ID tokens: the same issuer and keys, the client as audience. `None` without a client id.
-    id_validation: Option<Validation>,
+    id_validations: Option<Validations>,
     cache: TokenCache,
+}
+
+/// One `Validation` per allowed algorithm. jsonwebtoken refuses a `Validation` whose list holds an
+/// algorithm of another family than the key (RSA, EC, EdDSA), so `ALGORITHMS = RS256, ES256` would
+/// refuse every token if both sat in one list: each token is validated with its own header `alg` alone.
+#[derive(Debug)]
+struct Validations(Vec<(Algorithm, Validation)>);
+
+impl Validations {
+    fn new(spec: &ProviderSpec, auth: &AuthSettings, audiences: &[String]) -> Self {
+        Self(
+            spec.algorithms
+                .iter()
+                .map(|alg| (*alg, validation(*alg, spec, auth, audiences)))
+                .collect(),
+        )
+    }
+
+    /// The rules for a token signed with `alg`, when `alg` is allowed.
+    fn get(&self, alg: Algorithm) -> Option<&Validation> {
+        self.0
+            .iter()
+            .find_map(|(allowed, validation)| (*allowed == alg).then_some(validation))
+    }
 }
 
 /// The JOSE header fields this service reads. `jku`, `x5u`, `jwk` and `x5c` are deliberately absent:
@@ -44,22 +68,24 @@ struct JoseHeader {
     kid: Option<String>,
     #[serde(default)]
     crit: Option<Value>,
+    #[serde(default)]
+    typ: Option<String>,
 }
 
 impl Verifier {
     /// A verifier for `spec`'s tokens, with `auth`'s leeway and size limit, taking keys from `keys`.
     pub fn new(spec: ProviderSpec, auth: AuthSettings, keys: KeyStore) -> Self {
-        let validation = validation(&spec, &auth, &spec.audiences);
-        let id_validation = spec
+        let validations = Validations::new(&spec, &auth, &spec.audiences);
+        let id_validations = spec
             .id_token_audience()
-            .map(|audience| validation_for_id(&spec, &auth, audience));
+            .map(|audience| Validations::new(&spec, &auth, &[audience.to_owned()]));
         Self {
             inner: Arc::new(Inner {
                 spec,
                 auth,
                 keys,
-                validation,
-                id_validation,
+                validations,
+                id_validations,
                 cache: TokenCache::new(),
             }),
         }
@@ -167,19 +193,30 @@ impl Verifier {
         token: &str,
         purpose: TokenPurpose,
     ) -> Result<Verified, VerifyError> {
-        let validation = match purpose {
-            TokenPurpose::Access => &self.inner.validation,
+        let validations = match purpose {
+            TokenPurpose::Access => &self.inner.validations,
             TokenPurpose::Id => self
                 .inner
-                .id_validation
+                .id_validations
                 .as_ref()
                 .ok_or(TokenError::AudienceMismatch)?,
         };
         let header = read_header(token)?;
         let alg = self.allowed_algorithm(&header.alg)?;
+        let validation = validations
+            .get(alg)
+            .ok_or(TokenError::AlgorithmNotAllowed(Some(alg)))?;
         if header.crit.is_some() {
             // We implement no JWS extension, so any critical one must be refused (RFC 7515 §4.1.11).
             return Err(TokenError::UnsupportedCritical.into());
+        }
+        if purpose == TokenPurpose::Access
+            && self.inner.auth.require_at_jwt
+            && !header.typ.as_deref().is_some_and(is_access_token_type)
+        {
+            // RFC 9068 §4 / RFC 8725 §3.11: explicit typing keeps an ID token (same issuer, same keys,
+            // perhaps the API among its audiences) from passing as an access token.
+            return Err(TokenError::NotAnAccessToken.into());
         }
         if let Some(kid) = &header.kid {
             tracing::Span::current().record("kid", kid.as_str());
@@ -230,11 +267,21 @@ impl Verifier {
     }
 }
 
-/// The registered-claim checks for access tokens: algorithms, leeway, exact issuer, `aud` among
+/// RFC 9068 §2.1: `at+jwt`, or its full media type; media types compare case-insensitively (RFC 7515
+/// §4.1.9).
+fn is_access_token_type(typ: &str) -> bool {
+    typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+}
+
+/// The registered-claim checks for tokens signed with `alg`: leeway, exact issuer, `aud` among
 /// `audiences` (skipped when empty: the provider's rules check the client instead, as for Cognito).
-fn validation(spec: &ProviderSpec, auth: &AuthSettings, audiences: &[String]) -> Validation {
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.algorithms = spec.algorithms.clone();
+fn validation(
+    alg: Algorithm,
+    spec: &ProviderSpec,
+    auth: &AuthSettings,
+    audiences: &[String],
+) -> Validation {
+    let mut validation = Validation::new(alg);
     // jsonwebtoken defaults to 60 s and skips `nbf`; both are set explicitly.
     validation.leeway = auth.leeway.as_secs();
     validation.validate_exp = true;
@@ -249,11 +296,6 @@ fn validation(spec: &ProviderSpec, auth: &AuthSettings, audiences: &[String]) ->
     }
     validation.set_required_spec_claims(&required);
     validation
-}
-
-/// ID tokens: as access tokens, with the client as the audience.
-fn validation_for_id(spec: &ProviderSpec, auth: &AuthSettings, audience: &str) -> Validation {
-    validation(spec, auth, &[audience.to_owned()])
 }
 
 /// Splits a compact JWS and reads its header; the payload and signature are left to jsonwebtoken.

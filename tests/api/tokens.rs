@@ -390,3 +390,78 @@ async fn every_supported_algorithm_works_when_allowed() {
         assert_eq!(response.status(), 200, "{alg}");
     }
 }
+
+#[tokio::test]
+async fn algorithms_may_mix_families_and_each_token_is_checked_with_its_own() {
+    let idp = MockIdp::start().await;
+    let keys = [
+        (Algorithm::RS256, "RS256", Arc::new(TestKey::rsa("rsa-1"))),
+        (
+            Algorithm::ES256,
+            "ES256",
+            Arc::new(TestKey::ec_p256("ec-1")),
+        ),
+        (
+            Algorithm::EdDSA,
+            "EdDSA",
+            Arc::new(TestKey::ed25519("ed-1")),
+        ),
+    ];
+    idp.publish(keys.iter().map(|(_, _, key)| key.jwk()).collect());
+    let issuer = idp.issuer().to_owned();
+    let mut apps = Vec::new();
+    // Every pair of families, in both orders: the first one listed must not shadow the second.
+    let idp = Arc::new(idp);
+    for (first, second) in [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)] {
+        let list = format!("{}, {}", keys[first].1, keys[second].1);
+        let app = TestApp::with_settings(&[
+            ("AUTH_PROVIDER", "oidc"),
+            ("OIDC_ISSUER", &issuer),
+            ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
+            ("OIDC_ALGORITHMS", &list),
+        ])
+        .await;
+        apps.push((list, [first, second], app));
+    }
+    for (list, allowed, app) in &apps {
+        for (index, (alg, name, key)) in keys.iter().enumerate() {
+            let token = idp.token().sign_with(key.clone()).sign();
+            let response = app.get_with("/api/private", &token).await;
+            if allowed.contains(&index) {
+                assert_eq!(response.status(), 200, "{name} with ALGORITHMS = {list}");
+            } else {
+                let description = assert_invalid_token(response, "is not allowed").await;
+                assert!(description.contains(&format!("{alg:?}")), "{description}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn require_at_jwt_refuses_tokens_that_are_not_typed_as_access_tokens() {
+    let app = TestApp::oidc(&[("AUTH_REQUIRE_AT_JWT", "true")], axum::Router::new()).await;
+    for typ in [
+        "at+jwt",
+        "application/at+jwt",
+        "AT+JWT",
+        "Application/AT+JWT",
+    ] {
+        let token = app.idp().token().header("typ", typ).sign();
+        let status = app.get_with("/api/private", &token).await.status();
+        assert_eq!(status, 200, "typ {typ}");
+    }
+    let id_token_like = app.idp().token().header("typ", "JWT").sign();
+    let untyped = app.idp().token().without_header("typ").sign();
+    let other = app.idp().token().header("typ", "dpop+jwt").sign();
+    for token in [id_token_like, untyped, other] {
+        assert_invalid_token(app.get_with("/api/private", &token).await, "at+jwt").await;
+    }
+
+    // Off by default: the IdPs that do not type their access tokens keep working.
+    let relaxed = TestApp::spawn().await;
+    let untyped = relaxed.idp().token().without_header("typ").sign();
+    assert_eq!(
+        relaxed.get_with("/api/private", &untyped).await.status(),
+        200
+    );
+}
