@@ -26,6 +26,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "JWKS_MIN_REFRESH",
             "SCOPE",
             "PERMISSION",
+            "REQUIRE_AT_JWT",
         ],
     ),
     (
@@ -86,6 +87,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "CLIENT_ID",
             "CLIENT_SECRET",
             "REDIRECT_URIS",
+            "ALLOW_NETWORK",
         ],
     ),
     ("CACHE", &["URL", "USERINFO_TTL"]),
@@ -192,6 +194,8 @@ pub struct AuthSettings {
     pub scope: String,
     /// The permission `/api/admin` needs.
     pub permission: String,
+    /// Accept only access tokens typed `at+jwt` (RFC 9068), so an ID token never passes as one.
+    pub require_at_jwt: bool,
 }
 
 /// `[LOCAL]`: the embedded development issuer.
@@ -215,6 +219,8 @@ pub struct LocalSettings {
     pub client_secret: Option<String>,
     /// Where `/authorize` may send codes and tokens (exact match).
     pub redirect_uris: Vec<String>,
+    /// Whether the issuer (open sign-up) may serve a non-loopback address.
+    pub allow_network: bool,
 }
 
 /// `[CACHE]`: the user-info cache.
@@ -404,6 +410,27 @@ impl RawSettings {
             .map(Duration::from_secs)
     }
 
+    /// A yes/no setting (`true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`), or `default` when unset.
+    ///
+    /// # Errors
+    /// `[SECTION] KEY: expected true or false, got "…"`.
+    pub fn flag_or(&self, section: &str, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .get(section, key)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("true" | "yes" | "on" | "1") => Ok(true),
+            Some("false" | "no" | "off" | "0") => Ok(false),
+            Some(other) => Err(ConfigError::key(
+                section,
+                key,
+                format!("expected true or false, got {other:?}"),
+            )),
+        }
+    }
+
     /// An absolute `http(s)` URL, or `None` when unset.
     ///
     /// # Errors
@@ -436,6 +463,22 @@ impl RawSettings {
         let auth = self.auth()?;
         let local = self.local(&server)?;
         let provider = providers::spec(&self.provider_name(), self, &local)?;
+        if provider.kind == providers::ProviderKind::Local
+            && !server.addr.ip().is_loopback()
+            && !local.allow_network
+        {
+            return Err(ConfigError::key(
+                "LOCAL",
+                "ALLOW_NETWORK",
+                format!(
+                    "the local development issuer lets anyone sign up, so it serves loopback only, \
+                     not {}; configure a real provider (e.g. AUTH_PROVIDER=auth0 with AUTH0_DOMAIN \
+                     and AUTH0_API_AUDIENCE, or AUTH_PROVIDER=oidc with OIDC_ISSUER and \
+                     OIDC_AUDIENCE), or set LOCAL_ALLOW_NETWORK=true to expose it anyway",
+                    server.addr.ip()
+                ),
+            ));
+        }
         Ok(Settings {
             server,
             auth,
@@ -510,21 +553,7 @@ impl RawSettings {
                 }
             }
         }
-        let metrics = match self
-            .get("SERVER", "METRICS")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("true" | "yes" | "on" | "1") => true,
-            Some("false" | "no" | "off" | "0") => false,
-            Some(other) => {
-                return Err(ConfigError::key(
-                    "SERVER",
-                    "METRICS",
-                    format!("expected true or false, got {other:?}"),
-                ));
-            }
-        };
+        let metrics = self.flag_or("SERVER", "METRICS", true)?;
         Ok(ServerSettings {
             addr,
             public_url,
@@ -560,6 +589,7 @@ impl RawSettings {
                 .get("AUTH", "PERMISSION")
                 .unwrap_or("read:admin")
                 .to_owned(),
+            require_at_jwt: self.flag_or("AUTH", "REQUIRE_AT_JWT", false)?,
         })
     }
 
@@ -616,6 +646,7 @@ impl RawSettings {
         };
         Ok(LocalSettings {
             redirect_uris,
+            allow_network: self.flag_or("LOCAL", "ALLOW_NETWORK", false)?,
             issuer,
             audience: self
                 .get("LOCAL", "AUDIENCE")
@@ -741,10 +772,46 @@ mod tests {
 
     #[test]
     fn a_wildcard_host_advertises_loopback() {
-        let settings =
-            Settings::from_pairs([("SERVER_HOST", "0.0.0.0"), ("SERVER_PORT", "9000")]).unwrap();
+        let settings = Settings::from_pairs([
+            ("SERVER_HOST", "0.0.0.0"),
+            ("SERVER_PORT", "9000"),
+            ("LOCAL_ALLOW_NETWORK", "true"),
+        ])
+        .unwrap();
         assert_eq!(settings.server.addr.to_string(), "0.0.0.0:9000");
         assert_eq!(settings.server.public_base(), "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn the_local_issuer_refuses_a_network_address_unless_asked_by_name() {
+        for host in ["0.0.0.0", "::", "192.0.2.10"] {
+            let error = Settings::from_pairs([("SERVER_HOST", host)]).unwrap_err();
+            let message = error.to_string();
+            assert!(message.starts_with("[LOCAL] ALLOW_NETWORK: "), "{message}");
+            assert!(!message.contains('\n'), "one line: {message}");
+            let error = Settings::from_pairs([("SERVER_HOST", host), ("AUTH_PROVIDER", "LOCAL")]);
+            assert!(error.is_err(), "{host}, provider named explicitly");
+            let allowed =
+                Settings::from_pairs([("SERVER_HOST", host), ("LOCAL_ALLOW_NETWORK", "true")]);
+            assert!(allowed.is_ok(), "{host}: {allowed:?}");
+        }
+        for host in ["127.0.0.1", "127.1.2.3", "::1", "localhost"] {
+            let settings = Settings::from_pairs([("SERVER_HOST", host)]);
+            assert!(settings.is_ok(), "{host}: {settings:?}");
+        }
+        let real_provider = Settings::from_pairs([
+            ("SERVER_HOST", "0.0.0.0"),
+            ("AUTH_PROVIDER", "oidc"),
+            ("OIDC_ISSUER", "https://idp.example.com"),
+            ("OIDC_AUDIENCE", "api"),
+        ]);
+        assert!(real_provider.is_ok(), "{real_provider:?}");
+        let typo =
+            Settings::from_pairs([("SERVER_HOST", "0.0.0.0"), ("LOCAL_ALLOW_NETWORK", "ja")]);
+        assert_eq!(
+            typo.unwrap_err().to_string(),
+            r#"[LOCAL] ALLOW_NETWORK: expected true or false, got "ja""#
+        );
     }
 
     #[test]

@@ -63,7 +63,9 @@ fn the_auth0_tutorials_config_works_as_written() {
 
 #[test]
 fn environment_overrides_the_file_which_overrides_defaults() {
-    let file = ini("[SERVER]\nPORT = 9000\nHOST = 0.0.0.0\n[auth]\nleeway = 5\n");
+    let file = ini(
+        "[SERVER]\nPORT = 9000\nHOST = 0.0.0.0\n[auth]\nleeway = 5\n[LOCAL]\nALLOW_NETWORK = true\n",
+    );
     let settings = Settings::load_from(Some(file.path()), env(&[("SERVER_PORT", "9100")])).unwrap();
     assert_eq!(settings.server.addr.port(), 9100);
     assert_eq!(settings.server.addr.ip().to_string(), "0.0.0.0");
@@ -167,6 +169,22 @@ fn a_bad_value_stops_the_process_with_one_line_naming_the_key() {
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "{stderr}"
     );
+}
+
+#[test]
+fn open_sign_up_never_serves_the_network_unless_asked_for_by_name() {
+    // What `docker run -p 8000:8000 protected-api` does with no provider settings: the image binds
+    // every interface. The process must exit with the setting to pass, not serve open sign-up.
+    let (code, stderr) = run(&[], &[("SERVER_HOST", "0.0.0.0"), ("SERVER_PORT", "0")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("[LOCAL] ALLOW_NETWORK"), "{stderr}");
+    assert!(
+        stderr.contains("AUTH_PROVIDER"),
+        "says what to set: {stderr}"
+    );
+    let (code, stderr) = run(&["token"], &[("SERVER_HOST", "::")]);
+    assert_eq!(code, 2, "{stderr}");
 }
 
 #[test]
