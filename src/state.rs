@@ -155,11 +155,12 @@ fn local_issuer_state(
     let file = settings.local.data_dir.join("client.json");
     let (client, origin) = ClientCredentials::load_or_create(configured, &file)?;
     match origin {
+        // The secret stays in the 0600 file: logs are collected, shipped and kept where anyone on the
+        // team may read them.
         CredentialsOrigin::Generated => tracing::warn!(
             client_id = %client.client_id,
-            client_secret = %client.client_secret,
             file = %file.display(),
-            "generated the local issuer's client credentials; this is the only time the secret is logged"
+            "generated the local issuer's client credentials; the secret is in the file"
         ),
         CredentialsOrigin::Stored => {
             tracing::info!(client_id = %client.client_id, file = %file.display(), "local client credentials loaded");

@@ -18,17 +18,25 @@ fn the_binary_serves_and_stops_gracefully_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut logged = String::new();
     let addr = loop {
         let line = lines
             .next()
             .expect("the service logs before it exits")
             .unwrap();
+        logged.push_str(&line);
         let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
         if entry["message"] == "protected-api listening" {
             break entry["addr"].as_str().unwrap().to_owned();
         }
     };
     assert_eq!(status_of(&format!("http://{addr}/healthz")), 200);
+    // First start: the client credentials were generated. The secret is in the file, not the log.
+    let client: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.path().join("client.json")).unwrap()).unwrap();
+    let secret = client["client_secret"].as_str().unwrap();
+    assert!(logged.contains("client.json"), "the log names the file");
+    assert!(!logged.contains(secret), "the client secret was logged");
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
