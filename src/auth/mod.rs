@@ -12,6 +12,7 @@ mod extract;
 mod fetch;
 mod jwks;
 pub mod providers;
+mod refresh;
 mod require;
 mod verify;
 

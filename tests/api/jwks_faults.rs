@@ -14,7 +14,9 @@ use crate::jwks_cache::app_with;
 const PROMPT: Duration = Duration::from_secs(2);
 
 /// An app whose key set expires after one second, already holding keys, whose IdP then hangs.
-async fn app_with_expired_keys_and_a_hanging_idp(extra: &[(&'static str, &'static str)]) -> TestApp {
+async fn app_with_expired_keys_and_a_hanging_idp(
+    extra: &[(&'static str, &'static str)],
+) -> TestApp {
     let mut pairs = vec![("AUTH_JWKS_TTL", "1")];
     pairs.extend_from_slice(extra);
     let app = app_with(MockIdp::start().await, &pairs).await;
@@ -45,7 +47,11 @@ async fn stale_keys_serve_at_once_while_the_idp_hangs_and_one_refresh_runs_in_th
     );
     // Let the background task reach the IdP, then count: one refresh however many requests came.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.idp().jwks_fetches(), 2, "the first fetch and one refresh");
+    assert_eq!(
+        app.idp().jwks_fetches(),
+        2,
+        "the first fetch and one refresh"
+    );
 }
 
 #[tokio::test]
@@ -65,7 +71,10 @@ async fn an_unknown_kid_waiting_on_a_hanging_idp_does_not_hold_up_known_kids() {
         assert_eq!(status.unwrap().unwrap(), 200);
     }
     assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
-    assert!(!waiting.is_finished(), "the unknown kid still waits for its one fetch");
+    assert!(
+        !waiting.is_finished(),
+        "the unknown kid still waits for its one fetch"
+    );
     waiting.abort();
     assert_eq!(app.idp().jwks_fetches(), 2, "one fetch in flight, shared");
 }
@@ -88,7 +97,10 @@ async fn latency_while_the_idp_hangs_after_the_ttl() {
             .timeout(Duration::from_secs(15));
         requests.spawn(async move {
             let started = Instant::now();
-            let status = request.send().await.map(|response| response.status().as_u16());
+            let status = request
+                .send()
+                .await
+                .map(|response| response.status().as_u16());
             (status.unwrap_or(0), started.elapsed())
         });
     }
@@ -151,7 +163,10 @@ async fn readyz_names_both_issuers_when_discovery_differs_by_a_trailing_slash() 
     assert_eq!(body["status"], "unavailable", "{body}");
     assert_eq!(body["configured_issuer"], configured, "{body}");
     assert_eq!(body["discovered_issuer"], discovered, "{body}");
-    assert!(body["problem"].as_str().unwrap().contains("issuer"), "{body}");
+    assert!(
+        body["problem"].as_str().unwrap().contains("issuer"),
+        "{body}"
+    );
     // It stays so: asking again does not make the mismatch go away.
     assert_eq!(app.get("/readyz").send().await.unwrap().status(), 503);
     assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
