@@ -173,6 +173,45 @@ async fn readyz_names_both_issuers_when_discovery_differs_by_a_trailing_slash() 
 }
 
 #[tokio::test]
+#[cfg(unix)]
+async fn the_binary_logs_both_issuers_at_start_when_discovery_differs() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let idp = MockIdp::start().await;
+    let configured = idp.issuer().to_owned();
+    let discovered = format!("{configured}/");
+    idp.discovery_names_issuer(&discovered);
+    let data = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_protected-api"))
+        .env_clear()
+        .env("SERVER_PORT", "0")
+        .env("LOG_FORMAT", "json")
+        .env("AUTH_PROVIDER", "oidc")
+        .env("OIDC_ISSUER", &configured)
+        .env("OIDC_AUDIENCE", protected_api::testing::AUDIENCE)
+        .current_dir(data.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let entry: Value = serde_json::from_str(&line).unwrap();
+            if entry["configured_issuer"] == configured.as_str()
+                && entry["discovered_issuer"] == discovered.as_str()
+            {
+                return entry;
+            }
+        }
+        panic!("the service exited without naming both issuers");
+    })
+    .await
+    .expect("both issuers are logged within 10 s of start, before any request");
+    assert_eq!(found["level"], "ERROR", "{found}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
 async fn readyz_is_200_when_discovery_names_the_configured_issuer() {
     let app = TestApp::spawn().await;
     let response = app.get("/readyz").send().await.unwrap();
