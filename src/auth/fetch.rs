@@ -225,7 +225,7 @@ fn parse<T: serde::de::DeserializeOwned>(url: &Url, body: &[u8]) -> Result<T, Fe
 }
 
 /// `max-age` from a `Cache-Control` value; `no-store`/`no-cache` count as zero.
-fn max_age(cache_control: &str) -> Option<Duration> {
+pub(super) fn max_age(cache_control: &str) -> Option<Duration> {
     let mut age = None;
     for directive in cache_control.split(',').map(str::trim) {
         let lower = directive.to_ascii_lowercase();

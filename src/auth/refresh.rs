@@ -169,8 +169,15 @@ mod tests {
 
     #[test]
     fn no_store_and_no_cache_keep_the_set_for_the_thirty_second_minimum() {
-        // `fetch::max_age` reads both directives as zero; the TTL floor then applies.
-        assert_eq!(ttl(None, Some(Duration::ZERO)), Duration::from_secs(30));
+        for header in [
+            "no-store",
+            "no-cache",
+            "private, no-cache, max-age=3600",
+            "max-age=0",
+        ] {
+            let max_age = crate::auth::fetch::max_age(header);
+            assert_eq!(ttl(None, max_age), Duration::from_secs(30), "{header}");
+        }
         assert_eq!(ttl(None, Some(Duration::from_secs(5))), MIN_TTL);
         assert_eq!(
             ttl(None, Some(Duration::from_secs(3600))),
