@@ -141,7 +141,7 @@ impl Freshness {
     /// A fetch brought a new set, fresh for `ttl`.
     pub(super) fn fetched(&mut self, now: Instant, ttl: Duration) {
         self.generation += 1;
-        self.fresh_until = Some(now + ttl);
+        self.fresh_until = Some(after(now, ttl));
         self.last_failure = None;
         self.fetch_started = None;
     }
@@ -151,7 +151,7 @@ impl Freshness {
     /// not shorten the life of keys the provider vouched for, nor turn off the verified-token cache;
     /// while the set is stale it counts as fresh until the retry, as nothing newer can be had sooner.
     pub(super) fn failed(&mut self, now: Instant, min_refresh: Duration) {
-        let retry_at = now + min_refresh;
+        let retry_at = after(now, min_refresh);
         self.fresh_until = Some(
             self.fresh_until
                 .map_or(retry_at, |until| until.max(retry_at)),
@@ -159,6 +159,15 @@ impl Freshness {
         self.last_failure = Some(now);
         self.fetch_started = None;
     }
+}
+
+/// `now + by`, or as late as can be represented: a configured TTL of `u64::MAX` seconds means
+/// "for ever", not a panic (`Instant + Duration` panics on overflow).
+fn after(now: Instant, by: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(by)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -190,6 +199,15 @@ mod tests {
             Duration::from_secs(1),
             "a configured TTL wins"
         );
+    }
+
+    #[test]
+    fn an_enormous_ttl_or_min_refresh_is_for_ever_not_a_panic() {
+        let now = Instant::now();
+        let mut state = Freshness::default();
+        state.fetched(now, Duration::MAX);
+        state.failed(now, Duration::MAX);
+        assert!(state.is_fresh(now + Duration::from_secs(365 * 24 * 3600)));
     }
 
     #[test]

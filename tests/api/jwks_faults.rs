@@ -46,7 +46,13 @@ async fn stale_keys_serve_at_once_while_the_idp_hangs_and_one_refresh_runs_in_th
         started.elapsed()
     );
     // Let the background task reach the IdP, then count: one refresh however many requests came.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..40 {
+        if app.idp().jwks_fetches() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await; // and no second refresh follows
     assert_eq!(
         app.idp().jwks_fetches(),
         2,
