@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -28,7 +28,7 @@ pub struct DiscoveryDocument {
 }
 
 /// The configured issuer and the one a discovery document names, when they differ.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerMismatch {
     /// `ISSUER` as configured, which tokens' `iss` must equal.
     pub configured_issuer: String,

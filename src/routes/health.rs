@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Discovery, IssuerMismatch, Verifier};
+use crate::auth::{Discovery, Verifier};
 use crate::state::AppState;
 
 /// `/healthz` and `/readyz`.
@@ -26,9 +26,12 @@ pub struct Health {
     /// Why the service is not ready, when that is known and is a configuration mistake.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<&'static str>,
-    /// The two issuers, when the discovery document names another one than `ISSUER`.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub issuer_mismatch: Option<IssuerMismatch>,
+    /// `ISSUER` as configured, when the discovery document names another issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured_issuer: Option<String>,
+    /// The issuer the discovery document names, when it is not `ISSUER`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovered_issuer: Option<String>,
 }
 
 impl Health {
@@ -36,7 +39,8 @@ impl Health {
         Self {
             status,
             problem: None,
-            issuer_mismatch: None,
+            configured_issuer: None,
+            discovered_issuer: None,
         }
     }
 }
@@ -63,7 +67,8 @@ pub async fn readyz(
         let health = Health {
             status: "unavailable",
             problem: Some("the discovery document names another issuer than the configured ISSUER"),
-            issuer_mismatch: Some(mismatch),
+            configured_issuer: Some(mismatch.configured_issuer),
+            discovered_issuer: Some(mismatch.discovered_issuer),
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(health));
     }
