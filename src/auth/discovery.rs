@@ -92,7 +92,7 @@ impl Discovery {
     }
 
     /// Fetches the document once at start, without holding start-up up, so that a configuration
-    /// mistake shows in the first lines of the log rather than as a 401 on every request. An
+    /// mistake shows in the first lines of the log, before any request needs keys. An
     /// unreachable provider is only noted: it is normal at start, keys are fetched when needed, and
     /// `/readyz` tells.
     pub async fn check_at_start(self) {
@@ -100,7 +100,10 @@ impl Discovery {
             Ok(_) => {}
             Err(_) if self.issuer_mismatch().is_some() => {} // `document` logged both strings
             Err(error) => {
-                tracing::warn!(%error, "the discovery document could not be fetched at start; retrying when keys are needed")
+                tracing::warn!(
+                    %error,
+                    "the discovery document could not be fetched at start; retrying when keys are needed"
+                );
             }
         }
     }
@@ -149,7 +152,7 @@ impl Discovery {
         tracing::error!(
             configured_issuer = %mismatch.configured_issuer,
             discovered_issuer = %mismatch.discovered_issuer,
-            "the provider's discovery document names another issuer than ISSUER; set ISSUER to exactly the discovered one"
+            "the discovery document names another issuer than ISSUER; set ISSUER to the discovered one"
         );
         Err(FetchError::Invalid {
             url: self.inner.url.clone(),

@@ -380,9 +380,9 @@ impl KeyStore {
         (cached.keys.clone(), cached.freshness.generation, fresh)
     }
 
-    /// Stale-while-revalidate (RFC 5861 §3, applied to our own cache): starts a background refresh
-    /// unless one is in flight or backing off, waits for it at most [`super::refresh::REVALIDATE_GRACE`] from its
-    /// start, then answers with the newest keys there are.
+    /// Stale-while-revalidate (the idea of RFC 5861 §3, applied to our own cache): starts a
+    /// background refresh unless one is in flight or backing off, waits for it at most
+    /// [`super::refresh::REVALIDATE_GRACE`] from its start, then answers with the newest keys there are.
     async fn revalidate(&self, stale: Arc<KeySet>) -> Arc<KeySet> {
         // Subscribe before starting, so that a fetch ending in between still wakes this request.
         let mut ended = self.inner.fetch_ended.subscribe();
@@ -417,9 +417,9 @@ impl KeyStore {
         });
     }
 
-    /// Fetches new keys, in this request, unless [`super::refresh::Freshness::should_fetch`] says not to after the
-    /// fetch in flight (if any) ended. Returns the keys to use now: new ones, or the cached ones when
-    /// there was no fetch or it failed.
+    /// Fetches new keys, in this request, unless [`super::refresh::Freshness::should_fetch`] says not
+    /// to once the fetch in flight (if any) has ended. Returns the keys to use now: new ones, or the
+    /// cached ones when there was no fetch or it failed.
     async fn refresh(&self, seen_generation: u64, reason: Reason) -> Option<Arc<KeySet>> {
         if matches!(self.inner.origin, Origin::Fixed) {
             return self.current();
@@ -431,8 +431,9 @@ impl KeyStore {
         self.fetch_and_store(reason, in_flight).await
     }
 
-    /// Whether a fetch for `reason` should go out now (see [`super::refresh::Freshness::should_fetch`]);
-    /// if so, records that it begins. Called with the `fetching` lock held.
+    /// Whether a fetch for `reason` should go out now (see
+    /// [`super::refresh::Freshness::should_fetch`]); if so, records that it begins, in the same write
+    /// so that no request sees a fetch about to start as none. Called with the `fetching` lock held.
     fn begin_fetch(&self, reason: Reason, seen_generation: u64) -> bool {
         let Ok(mut cached) = self.inner.cached.write() else {
             return false;

@@ -72,7 +72,7 @@ impl Cached {
                 // Keep serving what we have; try again after `min_refresh` rather than on every request.
                 self.freshness.failed(now, min_refresh);
                 if self.keys.is_some() {
-                    tracing::warn!(%error, ?reason, "fetching provider keys failed; still serving cached keys");
+                    tracing::warn!(%error, ?reason, "fetching provider keys failed; serving cached keys");
                 } else {
                     tracing::error!(%error, "fetching provider keys failed and none are cached");
                 }

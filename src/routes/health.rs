@@ -53,9 +53,11 @@ pub async fn healthz() -> Json<Health> {
 
 /// Readiness: the provider's signing keys are cached or can be fetched now, and its discovery
 /// document names exactly the configured issuer (OpenID Connect Discovery §4.3).
-#[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, body = Health),
-        (status = 503, description = "No keys can be had, or the discovery document names another issuer than ISSUER (both are named)", body = Health)))]
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, body = Health),
+    (status = 503, body = Health,
+        description = "No keys can be had, or discovery names another issuer than ISSUER (both named)"),
+))]
 pub async fn readyz(
     State(verifier): State<Verifier>,
     State(discovery): State<Option<Discovery>>,

@@ -175,6 +175,9 @@ async fn readyz_names_both_issuers_when_discovery_differs_by_a_trailing_slash() 
     );
     // It stays so: asking again does not make the mismatch go away.
     assert_eq!(app.get("/readyz").send().await.unwrap().status(), 503);
+    // The document is not used (Discovery §4.3), so no key can be had: 503, not a 401 per token.
+    let token = app.idp().token().sign();
+    assert_eq!(app.get_with("/api/private", &token).await.status(), 503);
     assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
 }
 
