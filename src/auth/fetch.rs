@@ -85,7 +85,7 @@ impl HttpFetcher {
         Ok(Self { client })
     }
 
-    /// GETs `url`, reading at most [`MAX_DOCUMENT_BYTES`].
+    /// GETs `url`, reading at most 512 KiB (`MAX_DOCUMENT_BYTES`).
     ///
     /// # Errors
     /// A [`FetchError`] for network failures, non-2xx answers and oversized bodies.
