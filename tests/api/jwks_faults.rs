@@ -45,6 +45,8 @@ async fn stale_keys_serve_at_once_while_the_idp_hangs_and_one_refresh_runs_in_th
         "all 50 answered in {:?}, not after the fetch timeout",
         started.elapsed()
     );
+    let ready = app.get("/readyz").timeout(PROMPT).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "stale keys in hand are ready, at once");
     // Let the background task reach the IdP, then count: one refresh however many requests came.
     for _ in 0..40 {
         if app.idp().jwks_fetches() >= 2 {
