@@ -84,8 +84,9 @@ handles_from_state! {
 }
 
 impl AppState {
-    /// Opens the local issuer (when selected) and sets up the key cache. Does not contact the provider:
-    /// the service starts while it is unreachable, and `/readyz` tells.
+    /// Opens the local issuer (when selected) and sets up the key cache. Does not wait for the provider:
+    /// its discovery document is checked in the background, the service starts while it is
+    /// unreachable, and `/readyz` tells.
     ///
     /// # Errors
     /// When the local issuer's files cannot be read or created, or no HTTP client can be built.
@@ -107,7 +108,8 @@ impl AppState {
                 KeyStore::remote(uri.clone(), http.clone(), ttl, min_refresh)
             }
             KeySource::Discover(issuer_url) => {
-                let found = Discovery::new(issuer_url, http.clone());
+                let found = Discovery::new(&spec.issuer, issuer_url, http.clone());
+                tokio::spawn(found.clone().check_at_start());
                 discovery = Some(found.clone());
                 KeyStore::discovered(found, http.clone(), ttl, min_refresh)
             }

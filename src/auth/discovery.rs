@@ -1,4 +1,5 @@
-//! OpenID Connect discovery (`ISSUER/.well-known/openid-configuration`), fetched lazily and cached.
+//! OpenID Connect discovery (`ISSUER/.well-known/openid-configuration`), checked at start, fetched
+//! lazily and cached; a document naming another issuer is refused and reported.
 
 use std::sync::{Arc, RwLock};
 
@@ -26,6 +27,15 @@ pub struct DiscoveryDocument {
     pub end_session_endpoint: Option<Url>,
 }
 
+/// The configured issuer and the one a discovery document names, when they differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerMismatch {
+    /// `ISSUER` as configured, which tokens' `iss` must equal.
+    pub configured_issuer: String,
+    /// The `issuer` of the provider's discovery document.
+    pub discovered_issuer: String,
+}
+
 /// The issuer's discovery document, fetched on first use and kept; one fetch in flight at a time.
 #[derive(Debug, Clone)]
 pub struct Discovery {
@@ -38,21 +48,25 @@ struct Inner {
     url: Url,
     http: HttpFetcher,
     document: RwLock<Option<Arc<DiscoveryDocument>>>,
+    /// Set by a document that names another issuer, cleared by one that names ours.
+    mismatch: RwLock<Option<IssuerMismatch>>,
     fetching: Mutex<()>,
 }
 
 impl Discovery {
-    /// Discovery for `issuer` (the document lives under `issuer` + `/.well-known/openid-configuration`).
-    pub fn new(issuer: &Url, http: HttpFetcher) -> Self {
-        let base = issuer.as_str().trim_end_matches('/');
+    /// Discovery for `issuer`, the configured string as written (tokens' `iss` must equal it), whose
+    /// parsed form is `issuer_url`. The document lives under `issuer` + `/.well-known/openid-configuration`.
+    pub fn new(issuer: &str, issuer_url: &Url, http: HttpFetcher) -> Self {
+        let base = issuer_url.as_str().trim_end_matches('/');
         let url = Url::parse(&format!("{base}/.well-known/openid-configuration"))
-            .unwrap_or_else(|_| issuer.clone());
+            .unwrap_or_else(|_| issuer_url.clone());
         Self {
             inner: Arc::new(Inner {
-                issuer: issuer.as_str().to_owned(),
+                issuer: issuer.to_owned(),
                 url,
                 http,
                 document: RwLock::new(None),
+                mismatch: RwLock::new(None),
                 fetching: Mutex::new(()),
             }),
         }
@@ -65,6 +79,33 @@ impl Discovery {
             .read()
             .ok()
             .and_then(|guard| guard.clone())
+    }
+
+    /// The configured and the discovered issuer, when the last document fetched named another issuer
+    /// than the configured one (for `/readyz`).
+    pub fn issuer_mismatch(&self) -> Option<IssuerMismatch> {
+        self.inner
+            .mismatch
+            .read()
+            .ok()
+            .and_then(|mismatch| mismatch.clone())
+    }
+
+    /// Fetches the document once at start, without holding start-up up, so that a configuration
+    /// mistake shows in the first lines of the log, before any request needs keys. An
+    /// unreachable provider is only noted: it is normal at start, keys are fetched when needed, and
+    /// `/readyz` tells.
+    pub async fn check_at_start(self) {
+        match self.document().await {
+            Ok(_) => {}
+            Err(_) if self.issuer_mismatch().is_some() => {} // `document` logged both strings
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    "the discovery document could not be fetched at start; retrying when keys are needed"
+                );
+            }
+        }
     }
 
     /// The document, fetched now if it has not been yet.
@@ -84,6 +125,7 @@ impl Discovery {
             .http
             .get_json::<DiscoveryDocument>(&self.inner.url)
             .await?;
+        self.check_issuer(&document)?;
         self.check(&document)?;
         let document = Arc::new(document);
         if let Ok(mut slot) = self.inner.document.write() {
@@ -93,18 +135,39 @@ impl Discovery {
         Ok(document)
     }
 
+    /// OpenID Connect Discovery §4.3: the document's `issuer` must be identical to the issuer asked
+    /// about, or the document must not be used. Compared exactly, as tokens' `iss` is (RFC 7519
+    /// §4.1.1): a trailing slash on one side only is a mismatch, and every token would fail.
+    fn check_issuer(&self, document: &DiscoveryDocument) -> Result<(), FetchError> {
+        let mismatch = (document.issuer != self.inner.issuer).then(|| IssuerMismatch {
+            configured_issuer: self.inner.issuer.clone(),
+            discovered_issuer: document.issuer.clone(),
+        });
+        if let Ok(mut slot) = self.inner.mismatch.write() {
+            slot.clone_from(&mismatch);
+        }
+        let Some(mismatch) = mismatch else {
+            return Ok(());
+        };
+        tracing::error!(
+            configured_issuer = %mismatch.configured_issuer,
+            discovered_issuer = %mismatch.discovered_issuer,
+            "the discovery document names another issuer than ISSUER; set ISSUER to the discovered one"
+        );
+        Err(FetchError::Invalid {
+            url: self.inner.url.clone(),
+            problem: format!(
+                "issuer {:?} is not the configured {:?}",
+                mismatch.discovered_issuer, mismatch.configured_issuer
+            ),
+        })
+    }
+
     fn check(&self, document: &DiscoveryDocument) -> Result<(), FetchError> {
         let invalid = |problem: String| FetchError::Invalid {
             url: self.inner.url.clone(),
             problem,
         };
-        // OpenID Connect Discovery §4.3: the issuer in the document must be the one asked about.
-        if document.issuer.trim_end_matches('/') != self.inner.issuer.trim_end_matches('/') {
-            return Err(invalid(format!(
-                "issuer {:?} is not the configured {:?}",
-                document.issuer, self.inner.issuer
-            )));
-        }
         if document.jwks_uri.scheme() != "https" && !is_loopback(&document.jwks_uri) {
             return Err(invalid(format!(
                 "jwks_uri {} is not https",

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::http::header::CACHE_CONTROL;
 use url::Url;
 
+use super::jwks::KeySet;
 use crate::config::is_loopback;
 
 /// Largest key set or discovery document accepted. Real ones are a few KiB.
@@ -84,12 +85,29 @@ impl HttpFetcher {
         Ok(Self { client })
     }
 
-    /// GETs `url`, reading at most [`MAX_DOCUMENT_BYTES`].
+    /// GETs `url`, reading at most 512 KiB (`MAX_DOCUMENT_BYTES`).
     ///
     /// # Errors
     /// A [`FetchError`] for network failures, non-2xx answers and oversized bodies.
     pub async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
         self.send(url, self.client.get(url.clone())).await
+    }
+
+    /// GETs the JWK set at `url` and keeps its usable keys.
+    ///
+    /// # Errors
+    /// As [`HttpFetcher::get`], plus [`FetchError::Invalid`] when the body is not a JWK set.
+    pub async fn get_key_set(&self, url: &Url) -> Result<(KeySet, Option<Duration>), FetchError> {
+        let fetched = self.get(url).await?;
+        let set = KeySet::from_json(&fetched.body).map_err(|problem| FetchError::Invalid {
+            url: url.clone(),
+            problem,
+        })?;
+        if set.is_empty() {
+            // A valid answer, if an odd one: tokens will be refused as signed by unknown keys.
+            tracing::warn!(%url, "the provider's key set holds no usable signing key");
+        }
+        Ok((set, fetched.max_age))
     }
 
     /// GETs `url` with `token` as bearer (a userinfo request) and parses the JSON answer.
@@ -207,7 +225,7 @@ fn parse<T: serde::de::DeserializeOwned>(url: &Url, body: &[u8]) -> Result<T, Fe
 }
 
 /// `max-age` from a `Cache-Control` value; `no-store`/`no-cache` count as zero.
-fn max_age(cache_control: &str) -> Option<Duration> {
+pub(super) fn max_age(cache_control: &str) -> Option<Duration> {
     let mut age = None;
     for directive in cache_control.split(',').map(str::trim) {
         let lower = directive.to_ascii_lowercase();

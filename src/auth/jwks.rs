@@ -1,6 +1,7 @@
-//! Key sets: which JWK may verify which algorithm, and a cache that refreshes by TTL or on an unknown
-//! `kid` (at most once per `JWKS_MIN_REFRESH`, one fetch in flight), and keeps serving stale keys while
-//! the provider is down.
+//! Key sets: which JWK may verify which algorithm, and a cache that refreshes by TTL (in the
+//! background, serving the stale keys meanwhile) or on an unknown `kid` (at most once per
+//! `JWKS_MIN_REFRESH`), one fetch in flight, and keeps serving stale keys while the provider is down.
+//! When to fetch is decided in [`super::refresh`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,18 +14,14 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 use url::Url;
 
 use super::discovery::Discovery;
 use super::error::{TokenError, VerifyError};
 use super::fetch::{FetchError, HttpFetcher};
+use super::refresh::{Cached, Reason};
 
-/// TTL when neither `[AUTH] JWKS_TTL` nor the provider's `Cache-Control` says otherwise.
-const DEFAULT_TTL: Duration = Duration::from_secs(600);
-/// Bounds on a provider's `max-age`: refetch neither in a tight loop nor less than daily.
-const MIN_TTL: Duration = Duration::from_secs(30);
-const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 /// RFC 8725 §3.5 / NIST SP 800-131A: RSA keys under 2048 bits are not trusted.
 const MIN_RSA_MODULUS_BYTES: usize = 256;
 
@@ -220,18 +217,6 @@ enum Origin {
     Discovered(Discovery),
 }
 
-#[derive(Debug, Default)]
-struct Cached {
-    keys: Option<Arc<KeySet>>,
-    /// Bumped on every successful fetch, so waiters can tell a refresh happened while they queued.
-    generation: u64,
-    fresh_until: Option<Instant>,
-    /// When an unknown `kid` last caused a fetch (rate-limited by `min_refresh`).
-    last_kid_refresh: Option<Instant>,
-    /// When the last fetch failed (no retry before `min_refresh` has passed).
-    last_failure: Option<Instant>,
-}
-
 /// The provider's keys, cached. Cheap to clone; all clones share one cache.
 #[derive(Debug, Clone)]
 pub struct KeyStore {
@@ -245,17 +230,11 @@ struct Inner {
     ttl: Option<Duration>,
     min_refresh: Duration,
     cached: RwLock<Cached>,
-    /// Held while fetching: one fetch in flight however many requests wait.
-    fetching: Mutex<()>,
-}
-
-/// Why keys are being fetched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reason {
-    /// None cached, or the TTL ran out.
-    Expired,
-    /// A token names a `kid` the cached set lacks (a rotation, or a forged token).
-    UnknownKid,
+    /// Held while fetching: one fetch in flight, whether a request waits for it or it runs in the
+    /// background.
+    fetching: Arc<Mutex<()>>,
+    /// Bumped when a fetch ends, well or badly: requests waiting briefly on a background refresh wake.
+    fetch_ended: watch::Sender<u64>,
 }
 
 impl KeyStore {
@@ -314,7 +293,8 @@ impl KeyStore {
                 ttl,
                 min_refresh,
                 cached: RwLock::new(cached),
-                fetching: Mutex::new(()),
+                fetching: Arc::new(Mutex::new(())),
+                fetch_ended: watch::Sender::new(0),
             }),
         }
     }
@@ -337,8 +317,10 @@ impl KeyStore {
         (keys.is_some() && fresh).then_some(generation)
     }
 
-    /// The key for a token's `kid` and `alg`: from the cache when fresh, else after a refresh. An unknown
-    /// `kid` causes at most one refetch per `JWKS_MIN_REFRESH`.
+    /// The key for a token's `kid` and `alg`. Fresh keys answer at once. Stale keys answer at once
+    /// too, while one refresh runs in the background (stale-while-revalidate, waiting at most 50 ms
+    /// for it); only a store that never had keys waits for the provider. An unknown `kid` causes at
+    /// most one refetch per `JWKS_MIN_REFRESH`, which only tokens with an unknown `kid` wait for.
     ///
     /// # Errors
     /// [`VerifyError::Token`] when no fitting key exists, [`VerifyError::KeysUnavailable`] when there are
@@ -352,7 +334,8 @@ impl KeyStore {
         let (keys, generation, fresh) = self.snapshot();
         let keys = match keys {
             Some(keys) if fresh => keys,
-            _ => self
+            Some(stale) => self.revalidate(stale).await,
+            None => self
                 .refresh(generation, Reason::Expired)
                 .await
                 .ok_or(VerifyError::KeysUnavailable)?,
@@ -372,116 +355,128 @@ impl KeyStore {
         }
     }
 
-    /// Whether keys are cached, or can be fetched now (for `/readyz`).
+    /// Whether keys are cached (fresh, or stale with a refresh started), or can be fetched now (for
+    /// `/readyz`).
     pub async fn ready(&self) -> bool {
         let (keys, generation, fresh) = self.snapshot();
-        if keys.is_some() && fresh {
-            return true;
+        match keys {
+            Some(_) if fresh => true,
+            Some(_) => {
+                self.spawn_refresh();
+                true
+            }
+            None => self.refresh(generation, Reason::Expired).await.is_some(),
         }
-        self.refresh(generation, Reason::Expired).await.is_some()
     }
 
     fn snapshot(&self) -> (Option<Arc<KeySet>>, u64, bool) {
         let Ok(cached) = self.inner.cached.read() else {
             return (None, 0, false);
         };
-        let fresh = match (&self.inner.origin, cached.fresh_until) {
-            (Origin::Fixed, _) => true,
-            (_, Some(until)) => Instant::now() < until,
-            (_, None) => false,
+        let fresh = match self.inner.origin {
+            Origin::Fixed => true,
+            _ => cached.freshness.is_fresh(Instant::now()),
         };
-        (cached.keys.clone(), cached.generation, fresh)
+        (cached.keys.clone(), cached.freshness.generation, fresh)
     }
 
-    /// Fetches new keys unless another task did since `seen_generation`, the cached set is still fresh
-    /// (for [`Reason::Expired`]), an unknown `kid` already caused a fetch less than `min_refresh` ago, or
-    /// the last fetch failed less than `min_refresh` ago. Returns the keys to use now: new ones, or the
-    /// stale ones when the fetch failed.
+    /// Stale-while-revalidate (the idea of RFC 5861 §3, applied to our own cache): starts a
+    /// background refresh unless one is in flight or backing off, waits for it at most
+    /// [`super::refresh::REVALIDATE_GRACE`] from its start, then answers with the newest keys there are.
+    async fn revalidate(&self, stale: Arc<KeySet>) -> Arc<KeySet> {
+        // Subscribe before starting, so that a fetch ending in between still wakes this request.
+        let mut ended = self.inner.fetch_ended.subscribe();
+        self.spawn_refresh();
+        let deadline = self
+            .inner
+            .cached
+            .read()
+            .ok()
+            .and_then(|cached| cached.freshness.revalidation_deadline());
+        if let Some(deadline) = deadline {
+            let _ = tokio::time::timeout_at(deadline.into(), ended.changed()).await;
+        }
+        self.current().unwrap_or(stale)
+    }
+
+    /// Starts one refresh of an expired set on its own task, so that no request waits for it. Does
+    /// nothing while another fetch is in flight or the last one failed less than `min_refresh` ago.
+    fn spawn_refresh(&self) {
+        // The lock is taken here, not in the task, so that two requests cannot both start one.
+        let Ok(in_flight) = self.inner.fetching.clone().try_lock_owned() else {
+            return;
+        };
+        let (_, generation, _) = self.snapshot();
+        if !self.begin_fetch(Reason::Expired, generation) {
+            return;
+        }
+        let store = self.clone();
+        // A panic inside would end this task only (tokio catches it) and release the lock on unwind.
+        tokio::spawn(async move {
+            store.fetch_and_store(Reason::Expired, in_flight).await;
+        });
+    }
+
+    /// Fetches new keys, in this request, unless [`super::refresh::Freshness::should_fetch`] says not
+    /// to once the fetch in flight (if any) has ended. Returns the keys to use now: new ones, or the
+    /// cached ones when there was no fetch or it failed.
     async fn refresh(&self, seen_generation: u64, reason: Reason) -> Option<Arc<KeySet>> {
         if matches!(self.inner.origin, Origin::Fixed) {
             return self.current();
         }
-        let _in_flight = self.inner.fetching.lock().await;
-        let (keys, skip) = {
-            let Ok(cached) = self.inner.cached.read() else {
-                return None;
-            };
-            let now = Instant::now();
-            let within_min_refresh = |at: Option<Instant>| {
-                at.is_some_and(|at| now.duration_since(at) < self.inner.min_refresh)
-            };
-            let skip = cached.generation != seen_generation // another request refreshed while this one waited
-                || within_min_refresh(cached.last_failure)
-                || match reason {
-                    Reason::Expired => cached.fresh_until.is_some_and(|until| now < until),
-                    Reason::UnknownKid => within_min_refresh(cached.last_kid_refresh),
-                };
-            (cached.keys.clone(), skip)
-        };
-        if skip {
-            return keys;
+        let in_flight = self.inner.fetching.clone().lock_owned().await;
+        if !self.begin_fetch(reason, seen_generation) {
+            return self.current();
         }
-        let outcome = self.fetch().await;
-        crate::telemetry::metrics::jwks_fetch(outcome.is_ok());
+        self.fetch_and_store(reason, in_flight).await
+    }
+
+    /// Whether a fetch for `reason` should go out now (see
+    /// [`super::refresh::Freshness::should_fetch`]); if so, records that it begins, in the same write
+    /// so that no request sees a fetch about to start as none. Called with the `fetching` lock held.
+    fn begin_fetch(&self, reason: Reason, seen_generation: u64) -> bool {
         let Ok(mut cached) = self.inner.cached.write() else {
-            return keys;
+            return false;
         };
         let now = Instant::now();
-        if reason == Reason::UnknownKid {
-            cached.last_kid_refresh = Some(now);
+        let fetch =
+            cached
+                .freshness
+                .should_fetch(reason, seen_generation, now, self.inner.min_refresh);
+        if fetch {
+            cached.freshness.fetch_begins(reason, now);
         }
-        match outcome {
-            Ok((set, max_age)) => {
-                let ttl = self.inner.ttl.unwrap_or_else(|| {
-                    max_age.map_or(DEFAULT_TTL, |age| age.clamp(MIN_TTL, MAX_TTL))
-                });
-                tracing::info!(
-                    keys = set.len(),
-                    ttl_secs = ttl.as_secs(),
-                    ?reason,
-                    "provider keys fetched"
-                );
-                cached.keys = Some(Arc::new(set));
-                cached.generation += 1;
-                cached.fresh_until = Some(now + ttl);
-                cached.last_failure = None;
-            }
-            Err(error) => {
-                // Keep serving what we have; try again after `min_refresh` rather than on every request.
-                cached.fresh_until = Some(now + self.inner.min_refresh);
-                cached.last_failure = Some(now);
-                match &cached.keys {
-                    Some(_) => {
-                        tracing::warn!(%error, "fetching provider keys failed; still serving cached keys")
-                    }
-                    None => {
-                        tracing::error!(%error, "fetching provider keys failed and none are cached")
-                    }
-                }
-            }
-        }
-        cached.keys.clone()
+        fetch
+    }
+
+    /// One fetch, under the `fetching` lock once [`KeyStore::begin_fetch`] said so, and its outcome
+    /// recorded.
+    async fn fetch_and_store(
+        &self,
+        reason: Reason,
+        _in_flight: OwnedMutexGuard<()>,
+    ) -> Option<Arc<KeySet>> {
+        let outcome = self.fetch().await;
+        crate::telemetry::metrics::jwks_fetch(outcome.is_ok());
+        let keys = self.inner.cached.write().ok().and_then(|mut cached| {
+            cached.record(reason, outcome, self.inner.ttl, self.inner.min_refresh)
+        });
+        self.inner
+            .fetch_ended
+            .send_modify(|count| *count = count.wrapping_add(1));
+        keys
     }
 
     async fn fetch(&self) -> Result<(KeySet, Option<Duration>), FetchError> {
-        let Some(http) = &self.inner.http else {
-            return Ok((KeySet::default(), None));
-        };
         let uri = match &self.inner.origin {
-            Origin::Fixed => return Ok((KeySet::default(), None)),
-            Origin::Uri(uri) => uri.clone(),
-            Origin::Discovered(discovery) => discovery.document().await?.jwks_uri.clone(),
+            Origin::Fixed => None,
+            Origin::Uri(uri) => Some(uri.clone()),
+            Origin::Discovered(discovery) => Some(discovery.document().await?.jwks_uri.clone()),
         };
-        let fetched = http.get(&uri).await?;
-        let set = KeySet::from_json(&fetched.body).map_err(|problem| FetchError::Invalid {
-            url: uri.clone(),
-            problem,
-        })?;
-        if set.is_empty() {
-            // A valid answer, if an odd one: tokens will be refused as signed by unknown keys.
-            tracing::warn!(%uri, "the provider's key set holds no usable signing key");
+        match (&self.inner.http, uri) {
+            (Some(http), Some(uri)) => http.get_key_set(&uri).await,
+            _ => Ok((KeySet::default(), None)), // fixed keys are never fetched
         }
-        Ok((set, fetched.max_age))
     }
 }
 

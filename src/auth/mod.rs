@@ -12,11 +12,12 @@ mod extract;
 mod fetch;
 mod jwks;
 pub mod providers;
+mod refresh;
 mod require;
 mod verify;
 
 pub use claims::{Claims, Grants, RegisteredClaims, Verified};
-pub use discovery::{Discovery, DiscoveryDocument};
+pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};
 pub use error::{TokenError, VerifyError};
 pub use extract::{ID_TOKEN_COOKIE, SESSION_COOKIE, bearer_token, request_token};
 pub use fetch::{FetchError, HttpFetcher};

@@ -18,6 +18,7 @@ mod tokens;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -46,7 +47,14 @@ pub enum JwksAnswer {
     Status(u16),
     /// 200 with a body that is not a JWK set.
     Garbage,
+    /// No answer for [`HANG_FOR`], longer than any client waits (an IdP that accepts the connection and
+    /// stalls), then the published keys.
+    Hang,
 }
+
+/// How long [`JwksAnswer::Hang`] holds a request: well past the service's 10 s fetch timeout, and
+/// bounded, so that a test's runtime never keeps a task alive for ever.
+pub const HANG_FOR: Duration = Duration::from_secs(120);
 
 #[derive(Debug)]
 struct IdpState {
@@ -55,6 +63,8 @@ struct IdpState {
     signing: RwLock<Arc<TestKey>>,
     answer: RwLock<JwksAnswer>,
     cache_control: RwLock<Option<String>>,
+    /// The `issuer` the discovery document names, when it differs from the one tokens carry.
+    discovery_issuer: RwLock<Option<String>>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
     userinfo_calls: AtomicUsize,
@@ -96,6 +106,7 @@ impl MockIdp {
             signing: RwLock::new(Arc::new(key)),
             answer: RwLock::new(JwksAnswer::Keys),
             cache_control: RwLock::new(None),
+            discovery_issuer: RwLock::new(None),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             userinfo_calls: AtomicUsize::new(0),
@@ -164,6 +175,14 @@ impl MockIdp {
         }
     }
 
+    /// Makes the discovery document name `issuer` (its endpoints and tokens keep the real one), as an IdP
+    /// does whose `issuer` differs from the configured one, e.g. by a trailing slash.
+    pub fn discovery_names_issuer(&self, issuer: &str) {
+        if let Ok(mut current) = self.state.discovery_issuer.write() {
+            *current = Some(issuer.to_owned());
+        }
+    }
+
     /// How many times the key set was requested.
     pub fn jwks_fetches(&self) -> usize {
         self.state.jwks_fetches.load(Ordering::SeqCst)
@@ -207,6 +226,9 @@ async fn jwks(State(state): State<Arc<IdpState>>) -> Response {
         .read()
         .map(|answer| answer.clone())
         .unwrap_or(JwksAnswer::Keys);
+    if answer == JwksAnswer::Hang {
+        tokio::time::sleep(HANG_FOR).await;
+    }
     match answer {
         JwksAnswer::Status(code) => StatusCode::from_u16(code)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -214,7 +236,7 @@ async fn jwks(State(state): State<Arc<IdpState>>) -> Response {
         JwksAnswer::Garbage => {
             ([(CONTENT_TYPE, "text/html")], "<html>maintenance</html>").into_response()
         }
-        JwksAnswer::Keys => {
+        JwksAnswer::Keys | JwksAnswer::Hang => {
             let keys = state
                 .published
                 .read()
@@ -265,8 +287,14 @@ async fn userinfo(State(state): State<Arc<IdpState>>, headers: axum::http::Heade
 async fn discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
     state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     let issuer = &state.issuer;
+    let named = state
+        .discovery_issuer
+        .read()
+        .ok()
+        .and_then(|named| named.clone())
+        .unwrap_or_else(|| issuer.clone());
     axum::Json(json!({
-        "issuer": issuer,
+        "issuer": named,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),

@@ -25,7 +25,7 @@ fn oidc_pairs(idp: &MockIdp, extra: &[(&'static str, &'static str)]) -> Vec<(Str
     pairs
 }
 
-async fn app_with(idp: MockIdp, extra: &[(&'static str, &'static str)]) -> TestApp {
+pub(crate) async fn app_with(idp: MockIdp, extra: &[(&'static str, &'static str)]) -> TestApp {
     let pairs = oidc_pairs(&idp, extra);
     let pairs: Vec<(&str, &str)> = pairs
         .iter()

@@ -11,6 +11,7 @@ mod endpoints;
 mod errors;
 mod interop;
 mod jwks_cache;
+mod jwks_faults;
 mod local_issuer;
 mod openapi;
 mod process;
