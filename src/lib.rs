@@ -14,6 +14,7 @@
 //! - [`openapi`]: the OpenAPI document and Swagger UI.
 //! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
 //! - [`telemetry`]: logging and the per-request span.
+//! - [`server`]: the connection loop: header-read timeout, connection cap, bounded graceful shutdown.
 //! - `testing` (feature `test-support`): a mock IdP and provider-shaped tokens for your own tests.
 //!
 //! ```no_run
@@ -31,13 +32,13 @@ pub mod error;
 pub mod issuer;
 pub mod openapi;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +47,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -56,6 +56,7 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use config::Settings;
 pub use error::ApiError;
+pub use server::{ServerLimits, serve, serve_with};
 pub use state::{AppState, StartError};
 
 /// The header an ID token may come in (`GET /api/user`).
@@ -125,22 +126,6 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
                 )),
         )
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests finish.
-///
-/// # Errors
-/// When accepting connections fails.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The peer address feeds the per-address back-off on password logins.
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata. A plain

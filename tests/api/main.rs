@@ -16,5 +16,6 @@ mod openapi;
 mod process;
 mod providers;
 mod redis_cache;
+mod slow_clients;
 mod tokens;
 mod users;
