@@ -13,6 +13,7 @@
 //! - [`store`]: local accounts (SQLite) and the user-info cache (memory or Redis).
 //! - [`openapi`]: the OpenAPI document and Swagger UI.
 //! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
+//! - [`extract`]: `Form`, `Json`, `Query`, `Path`, `Bytes` whose rejections are `ApiError` JSON.
 //! - [`telemetry`]: logging and the per-request span.
 //! - [`server`]: the connection loop: header-read timeout, connection cap, bounded graceful shutdown.
 //! - `testing` (feature `test-support`): a mock IdP and provider-shaped tokens for your own tests.
@@ -29,6 +30,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod issuer;
 pub mod openapi;
 pub mod routes;
@@ -62,8 +64,8 @@ pub use state::{AppState, StartError};
 /// The header an ID token may come in (`GET /api/user`).
 pub const ID_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-id-token");
 
-/// Largest request body accepted (token requests and sign-ups are small).
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest request body accepted (token requests and sign-ups are small); past it, 413.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take before it is answered 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
