@@ -78,7 +78,9 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
-    // `axum::serve` builds hyper without a timer, which leaves the header-read timeout inert.
+    // `axum::serve` builds hyper without a timer, which leaves the header-read timeout inert. HTTP/1.1
+    // only, as before (axum's `http2` feature is off): hyper-util's `auto::Builder` would compile h2 in,
+    // and the protocol sniffing it does first reads with no timeout, so a silent client would stay.
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);

@@ -110,6 +110,21 @@ async fn half_sent_requests_are_closed_after_the_header_timeout_while_others_are
 }
 
 #[tokio::test]
+async fn connections_that_never_send_a_byte_are_closed_after_the_header_timeout() {
+    let app = Served::start(limits(1, 1000, 25), Router::new()).await;
+    let mut waits = JoinSet::new();
+    for _ in 0..50 {
+        let silent = TcpStream::connect(app.addr).await.unwrap();
+        waits.spawn(closed_by_server(silent, PATIENCE));
+    }
+    let closed = waits.join_all().await.into_iter().filter(|c| *c).count();
+    assert_eq!(
+        closed, 50,
+        "silent connections the server still held after {PATIENCE:?}"
+    );
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_wait_until_one_closes() {
     let app = Served::start(limits(60, 2, 25), Router::new()).await;
     let mut held = app.half_sent(2).await;
