@@ -8,13 +8,23 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::providers::{self, ProviderSpec};
+use crate::server::ServerLimits;
 
 /// Every section and key the service reads. An INI key outside this table is an error (a typo must not
 /// pass silently); an environment variable outside it is ignored (the environment is shared).
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     (
         "SERVER",
-        &["HOST", "PORT", "PUBLIC_URL", "CORS_ORIGINS", "METRICS"],
+        &[
+            "HOST",
+            "PORT",
+            "PUBLIC_URL",
+            "CORS_ORIGINS",
+            "METRICS",
+            "HEADER_TIMEOUT",
+            "MAX_CONNECTIONS",
+            "SHUTDOWN_TIMEOUT",
+        ],
     ),
     (
         "AUTH",
@@ -170,6 +180,8 @@ pub struct ServerSettings {
     pub cors_origins: Vec<String>,
     /// Whether `/metrics` is served and requests are counted.
     pub metrics: bool,
+    /// Header-read timeout, connection cap and graceful-shutdown bound.
+    pub limits: ServerLimits,
 }
 
 impl ServerSettings {
@@ -559,7 +571,46 @@ impl RawSettings {
             public_url,
             cors_origins,
             metrics,
+            limits: self.server_limits()?,
         })
+    }
+
+    fn server_limits(&self) -> Result<ServerLimits, ConfigError> {
+        let default = ServerLimits::default();
+        let limits = ServerLimits {
+            header_timeout: self.seconds_or(
+                "SERVER",
+                "HEADER_TIMEOUT",
+                default.header_timeout.as_secs(),
+            )?,
+            max_connections: self.parse_or(
+                "SERVER",
+                "MAX_CONNECTIONS",
+                "a number of connections",
+                default.max_connections,
+            )?,
+            shutdown_timeout: self.seconds_or(
+                "SERVER",
+                "SHUTDOWN_TIMEOUT",
+                default.shutdown_timeout.as_secs(),
+            )?,
+        };
+        // Zero would close every connection before its first request, or accept none.
+        if limits.header_timeout.is_zero() {
+            return Err(ConfigError::key(
+                "SERVER",
+                "HEADER_TIMEOUT",
+                "must be at least 1",
+            ));
+        }
+        if limits.max_connections == 0 {
+            return Err(ConfigError::key(
+                "SERVER",
+                "MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        Ok(limits)
     }
 
     fn auth(&self) -> Result<AuthSettings, ConfigError> {
@@ -768,6 +819,32 @@ mod tests {
             error.to_string(),
             r#"[SERVER] PORT: expected a port number (0-65535), got "eighty""#
         );
+    }
+
+    #[test]
+    fn server_limits_default_to_the_contract_and_refuse_zero() {
+        let settings = Settings::from_pairs(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(settings.server.limits, ServerLimits::default());
+        assert_eq!(
+            settings.server.limits.shutdown_timeout,
+            Duration::from_secs(25)
+        );
+        let settings = Settings::from_pairs([
+            ("SERVER_HEADER_TIMEOUT", "3"),
+            ("SERVER_MAX_CONNECTIONS", "64"),
+            ("SERVER_SHUTDOWN_TIMEOUT", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.server.limits.header_timeout,
+            Duration::from_secs(3)
+        );
+        assert_eq!(settings.server.limits.max_connections, 64);
+        assert_eq!(settings.server.limits.shutdown_timeout, Duration::ZERO);
+        for key in ["SERVER_HEADER_TIMEOUT", "SERVER_MAX_CONNECTIONS"] {
+            let error = Settings::from_pairs([(key, "0")]).unwrap_err();
+            assert!(error.to_string().ends_with("must be at least 1"), "{error}");
+        }
     }
 
     #[test]

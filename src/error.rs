@@ -44,6 +44,16 @@ pub enum ApiError {
     /// A feature this configuration cannot offer (no client id for browser login…): 503.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// A request that cannot be read: a body over the size limit (413), or a malformed form, JSON body,
+    /// query or path (400, 415, 422), with axum's status and message: `invalid_request`. Made from
+    /// axum's rejections by the extractors in [`crate::extract`].
+    #[error("{description}")]
+    Unreadable {
+        /// The rejection's status, always 4xx.
+        status: StatusCode,
+        /// What could not be read.
+        description: String,
+    },
     /// No such route: 404.
     #[error("no such resource")]
     NotFound,
@@ -77,6 +87,7 @@ impl ApiError {
             Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::Unreadable { status, .. } => (*status, "invalid_request"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),

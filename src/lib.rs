@@ -13,7 +13,9 @@
 //! - [`store`]: local accounts (SQLite) and the user-info cache (memory or Redis).
 //! - [`openapi`]: the OpenAPI document and Swagger UI.
 //! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
+//! - [`extract`]: `Form`, `Json`, `Query`, `Path`, `Bytes` whose rejections are `ApiError` JSON.
 //! - [`telemetry`]: logging and the per-request span.
+//! - [`server`]: the connection loop: header-read timeout, connection cap, bounded graceful shutdown.
 //! - `testing` (feature `test-support`): a mock IdP and provider-shaped tokens for your own tests.
 //!
 //! ```no_run
@@ -28,16 +30,17 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod issuer;
 pub mod openapi;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +49,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -56,13 +58,14 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use config::Settings;
 pub use error::ApiError;
+pub use server::{ServerLimits, serve, serve_with};
 pub use state::{AppState, StartError};
 
 /// The header an ID token may come in (`GET /api/user`).
 pub const ID_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-id-token");
 
-/// Largest request body accepted (token requests and sign-ups are small).
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest request body accepted (token requests and sign-ups are small); past it, 413.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take before it is answered 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -125,22 +128,6 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
                 )),
         )
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests finish.
-///
-/// # Errors
-/// When accepting connections fails.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The peer address feeds the per-address back-off on password logins.
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata. A plain

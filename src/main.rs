@@ -82,12 +82,13 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let addr: SocketAddr = settings.server.addr;
         let public = settings.server.public_base();
+        let limits = settings.server.limits;
         let provider = settings.provider.name();
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let router = protected_api::build(settings).await.context("starting the service")?;
         let addr = listener.local_addr().unwrap_or(addr); // the real port when PORT = 0
         tracing::info!(%addr, provider, docs = %format!("{public}/docs"), "protected-api listening");
-        protected_api::serve(listener, router, shutdown_signal()).await.context("serving")?;
+        protected_api::serve_with(listener, router, limits, shutdown_signal()).await.context("serving")?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -173,5 +174,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutdown signal received");
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,14 +14,15 @@ use axum::{Json, Router};
 use serde_json::Value;
 use url::Url;
 use utoipa::OpenApi;
-use utoipa::openapi::Server;
 use utoipa::openapi::security::{
     AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, Implicit, OAuth2, Scopes, SecurityScheme,
 };
+use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa_swagger_ui::{Config, oauth};
 
 use crate::auth::DiscoveryDocument;
 use crate::error::ErrorBody;
+use crate::extract::Path;
 use crate::issuer::routes as issuer;
 use crate::issuer::{token, userinfo};
 use crate::routes::{accounts, api, health, metadata, user};
@@ -87,6 +88,32 @@ fn login_urls(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Optio
     Some(LoginUrls { authorize, token })
 }
 
+/// Every body is read within the size limit (`ApiError::Unreadable`): each operation that takes one
+/// may answer 413.
+fn document_body_limit(doc: &mut utoipa::openapi::OpenApi) {
+    let too_large = ResponseBuilder::new()
+        .description(format!(
+            "invalid_request: the body is larger than {} bytes",
+            crate::MAX_BODY_BYTES
+        ))
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.post, &mut item.put, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            if operation.request_body.is_some() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| too_large.clone().into());
+            }
+        }
+    }
+}
+
 /// The OpenAPI document for this configuration, as JSON.
 pub fn document(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Value {
     let mut doc = ApiDoc::openapi();
@@ -94,6 +121,7 @@ pub fn document(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Val
         doc.merge(IssuerDoc::openapi());
     }
     doc.servers = Some(vec![Server::new(state.settings.server.public_base())]);
+    document_body_limit(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -6,8 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, LOCATION};
 use axum::response::{Html, IntoResponse, Response};
@@ -22,6 +21,7 @@ use url::Url;
 use super::routes::IssuerState;
 use super::token::{user_grant, user_scopes};
 use super::{CodeGrant, WEB_CLIENT_ID};
+use crate::extract::{Form, Query};
 use crate::store::LoginError;
 
 /// Failed logins from one address allowed within [`FAILURE_WINDOW`] before it must wait.

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
@@ -20,6 +19,7 @@ use utoipa::ToSchema;
 use super::routes::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
 use crate::error::ErrorBody;
+use crate::extract::Bytes;
 use crate::store::{Account, LoginError};
 
 /// A token request, from a form (RFC 6749) or a JSON body (as Auth0's examples send).
@@ -163,7 +163,7 @@ pub async fn token(
     State(state): State<IssuerState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    Bytes(body): Bytes,
 ) -> Result<Response, OAuthError> {
     let request = parse_request(&headers, &body)?;
     if let Some(audience) = request

@@ -1,6 +1,5 @@
 //! `POST /auth/signup`: local accounts for the embedded issuer (form or JSON).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
@@ -11,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::Bytes;
 use crate::state::AppState;
 use crate::store::{AccountStore, NewAccount, SignupError};
 
@@ -51,7 +51,7 @@ pub struct FieldErrors {
 pub async fn signup(
     State(accounts): State<Option<AccountStore>>,
     headers: HeaderMap,
-    body: Bytes,
+    Bytes(body): Bytes,
 ) -> Result<Response, ApiError> {
     let accounts = accounts.ok_or(ApiError::NotFound)?;
     let is_form = headers

@@ -1,6 +1,6 @@
 //! The example API: public, private, scoped, permission, optional and owner-only endpoints.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -10,6 +10,7 @@ use crate::auth::{
     AdminPermission, Claims, MessagesScope, RequirePermission, RequireScope, Verified,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::Path;
 use crate::state::AppState;
 use crate::store::AccountStore;
 

@@ -4,7 +4,7 @@
 //! Nothing is kept on the server: any replica can serve any step.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,6 +19,7 @@ use url::Url;
 
 use crate::auth::VerifyError;
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::state::AppState;
 
 pub use crate::auth::{ID_TOKEN_COOKIE, SESSION_COOKIE};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::ID_TOKEN_HEADER;
 use crate::auth::{Claims, VerifyError};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::Query;
 use crate::routes::session::{ID_TOKEN_COOKIE, access_token_of};
 use crate::state::AppState;
 use crate::store::UserInfoCache;

@@ -17,5 +17,7 @@ mod openapi;
 mod process;
 mod providers;
 mod redis_cache;
+mod rejections;
+mod slow_clients;
 mod tokens;
 mod users;

@@ -1,60 +1,137 @@
-//! The binary itself: it serves, reports where, and stops cleanly on SIGTERM.
+//! The binary itself: it serves, reports where, and stops cleanly on SIGTERM, within
+//! `[SERVER] SHUTDOWN_TIMEOUT` even when clients hold connections open.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// The binary on a random port with the local provider and `env` on top; killed when dropped.
+struct Service {
+    child: Child,
+    addr: String,
+    /// Kept open: a closed pipe would turn the service's later log lines into write errors.
+    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    /// Its data directory.
+    data: tempfile::TempDir,
+    /// What it logged up to "listening".
+    startup_log: String,
+}
+
+impl Service {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_protected-api"))
+            .env_clear()
+            .env("SERVER_PORT", "0")
+            .env("LOCAL_DATA_DIR", data.path())
+            .env("LOG_FORMAT", "json")
+            .envs(env.iter().copied())
+            .current_dir(data.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut startup_log = String::new();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the service logs before it exits")
+                .unwrap();
+            startup_log.push_str(&line);
+            let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if entry["message"] == "protected-api listening" {
+                break entry["addr"].as_str().unwrap().to_owned();
+            }
+        };
+        Self {
+            child,
+            addr,
+            _stdout: lines,
+            data,
+            startup_log,
+        }
+    }
+
+    fn terminate(&self) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+
+    /// The exit status, or `None` when the process still runs after `within`.
+    fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill(); // a failed test must not leave the process behind
+        let _ = self.child.wait();
+    }
+}
 
 #[test]
 #[cfg(unix)]
 fn the_binary_serves_and_stops_gracefully_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_protected-api"))
-        .env_clear()
-        .env("SERVER_PORT", "0")
-        .env("LOCAL_DATA_DIR", data.path())
-        .env("LOG_FORMAT", "json")
-        .current_dir(data.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut logged = String::new();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the service logs before it exits")
-            .unwrap();
-        logged.push_str(&line);
-        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if entry["message"] == "protected-api listening" {
-            break entry["addr"].as_str().unwrap().to_owned();
-        }
-    };
-    assert_eq!(status_of(&format!("http://{addr}/healthz")), 200);
+    let mut service = Service::start(&[]);
+    assert_eq!(status_of(&format!("http://{}/healthz", service.addr)), 200);
     // First start: the client credentials were generated. The secret is in the file, not the log.
     let client: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data.path().join("client.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(service.data.path().join("client.json")).unwrap())
+            .unwrap();
     let secret = client["client_secret"].as_str().unwrap();
-    assert!(logged.contains("client.json"), "the log names the file");
-    assert!(!logged.contains(secret), "the client secret was logged");
+    assert!(
+        service.startup_log.contains("client.json"),
+        "the log names the file"
+    );
+    assert!(
+        !service.startup_log.contains(secret),
+        "the client secret was logged"
+    );
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service did not stop within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    service.terminate();
+    let status = service
+        .exit_within(Duration::from_secs(10))
+        .expect("the service stops within 10 s of SIGTERM");
     assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+#[cfg(unix)]
+fn the_binary_stops_within_the_shutdown_timeout_while_clients_hold_half_sent_requests() {
+    // The header timeout is longer than the test: only SHUTDOWN_TIMEOUT can end these connections.
+    let mut service = Service::start(&[
+        ("SERVER_SHUTDOWN_TIMEOUT", "1"),
+        ("SERVER_HEADER_TIMEOUT", "600"),
+    ]);
+    let held: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&service.addr).unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    assert_eq!(status_of(&format!("http://{}/healthz", service.addr)), 200);
+
+    service.terminate();
+    let status = service
+        .exit_within(Duration::from_secs(10))
+        .expect("the service stops about 1 s (SHUTDOWN_TIMEOUT) after SIGTERM, not never");
+    assert!(status.success(), "exit status {status}");
+    drop(held);
 }
 
 /// The status of a GET, from a throwaway runtime (this test drives a process, not a future).

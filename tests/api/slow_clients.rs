@@ -1,0 +1,178 @@
+//! Slow and idle clients, as a slowloris attack sends them: the header-read timeout closes them, the
+//! connection cap bounds them, and a graceful shutdown ends at its deadline whatever they do.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use protected_api::testing::MockIdp;
+use protected_api::{AppState, ServerLimits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// A request whose headers never end: no blank line after them.
+const HALF_SENT: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+
+/// Long enough for any of these tests; a connection still open after it is held.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// The service (OIDC against its own mock IdP, with `routes` merged in) served within `limits`.
+struct Served {
+    addr: SocketAddr,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<io::Result<()>>,
+    _idp: MockIdp,
+}
+
+impl Served {
+    async fn start(limits: ServerLimits, routes: Router<AppState>) -> Self {
+        let idp = MockIdp::start().await;
+        let state = AppState::new(idp.oidc_settings(&[])).await.unwrap();
+        let router = protected_api::app_with(state, routes);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(protected_api::serve_with(
+            listener,
+            router,
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            addr,
+            // A fresh connection per request, so a pooled one never skips the queue.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+            stop: Some(stop),
+            server,
+            _idp: idp,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `count` connections, each with a request whose headers never end.
+    async fn half_sent(&self, count: usize) -> Vec<TcpStream> {
+        let mut streams = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut stream = TcpStream::connect(self.addr).await.unwrap();
+            stream.write_all(HALF_SENT).await.unwrap();
+            streams.push(stream);
+        }
+        streams
+    }
+}
+
+/// Whether the server ends `stream` (EOF or reset) within `within`.
+async fn closed_by_server(mut stream: TcpStream, within: Duration) -> bool {
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .is_ok()
+}
+
+fn limits(header_timeout: u64, max_connections: usize, shutdown_timeout: u64) -> ServerLimits {
+    ServerLimits {
+        header_timeout: Duration::from_secs(header_timeout),
+        max_connections,
+        shutdown_timeout: Duration::from_secs(shutdown_timeout),
+    }
+}
+
+#[tokio::test]
+async fn half_sent_requests_are_closed_after_the_header_timeout_while_others_are_served() {
+    let app = Served::start(limits(1, 1000, 25), Router::new()).await;
+    let held = app.half_sent(200).await;
+
+    let response = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    let mut waits = JoinSet::new();
+    for stream in held {
+        waits.spawn(closed_by_server(stream, PATIENCE));
+    }
+    let closed = waits.join_all().await.into_iter().filter(|c| *c).count();
+    assert_eq!(
+        closed, 200,
+        "connections the server still held after {PATIENCE:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_that_never_send_a_byte_are_closed_after_the_header_timeout() {
+    let app = Served::start(limits(1, 1000, 25), Router::new()).await;
+    let mut waits = JoinSet::new();
+    for _ in 0..50 {
+        let silent = TcpStream::connect(app.addr).await.unwrap();
+        waits.spawn(closed_by_server(silent, PATIENCE));
+    }
+    let closed = waits.join_all().await.into_iter().filter(|c| *c).count();
+    assert_eq!(
+        closed, 50,
+        "silent connections the server still held after {PATIENCE:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let app = Served::start(limits(60, 2, 25), Router::new()).await;
+    let mut held = app.half_sent(2).await;
+
+    let waiting = tokio::spawn(app.http.get(app.url("/healthz")).send());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third connection was served while two held the cap of 2"
+    );
+
+    drop(held.pop()); // one slot frees: the waiting request is served, not dropped
+    let response = tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .expect("served once a slot freed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_then_closes_held_connections_at_its_deadline() {
+    let slow = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "done"
+        }),
+    );
+    let mut app = Served::start(limits(60, 100, 2), slow).await;
+    let held = app.half_sent(5).await;
+    let in_flight = tokio::spawn(app.http.get(app.url("/slow")).send());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    app.stop.take().unwrap().send(()).unwrap();
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "done");
+    // No new connection is accepted while the held ones run out their time.
+    let refused = TcpStream::connect(app.addr).await.unwrap_err();
+    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+
+    tokio::time::timeout(PATIENCE, &mut app.server)
+        .await
+        .expect("serve returns once SHUTDOWN_TIMEOUT has passed")
+        .unwrap()
+        .unwrap();
+    for stream in held {
+        assert!(closed_by_server(stream, Duration::from_secs(1)).await);
+    }
+}
