@@ -13,7 +13,9 @@ use crate::error::ApiError;
 #[utoipa::path(get, path = "/userinfo", tag = "local issuer", security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "OpenID Connect userinfo claims", body = Object),
-        (status = 401, description = "No token, or an invalid one", body = crate::error::ErrorBody),
+        (status = 400, description = "Malformed Authorization header (invalid_request)", body = crate::error::ErrorBody),
+        (status = 401, description = "No token, or an invalid one (invalid_token); see WWW-Authenticate", body = crate::error::ErrorBody),
+        (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = crate::error::ErrorBody),
     ))]
 pub async fn userinfo(
     State(state): State<IssuerState>,

@@ -109,8 +109,10 @@ pub async fn private(token: Verified) -> Json<ClaimsMessage> {
 #[utoipa::path(get, path = "/api/private-scoped", tag = "api", security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The token grants the scope", body = ClaimsMessage),
-        (status = 401, description = "No token, or an invalid one", body = ErrorBody),
+        (status = 400, description = "Malformed Authorization header (invalid_request)", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid one (invalid_token); see WWW-Authenticate", body = ErrorBody),
         (status = 403, description = "The token lacks the scope (insufficient_scope)", body = ErrorBody),
+        (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
     ))]
 pub async fn private_scoped(
     RequireScope(claims, _): RequireScope<MessagesScope>,
@@ -125,8 +127,10 @@ pub async fn private_scoped(
 #[utoipa::path(get, path = "/api/admin", tag = "api", security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The token grants the permission", body = ClaimsMessage),
-        (status = 401, description = "No token, or an invalid one", body = ErrorBody),
+        (status = 400, description = "Malformed Authorization header (invalid_request)", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid one (invalid_token); see WWW-Authenticate", body = ErrorBody),
         (status = 403, description = "The token lacks the permission (insufficient_scope)", body = ErrorBody),
+        (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
     ))]
 pub async fn admin(
     RequirePermission(claims, _): RequirePermission<AdminPermission>,
@@ -141,7 +145,9 @@ pub async fn admin(
 #[utoipa::path(get, path = "/api/optional", tag = "api", security((), ("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "Whether the caller is authenticated", body = OptionalMessage),
-        (status = 401, description = "A token was sent and it is invalid", body = ErrorBody),
+        (status = 400, description = "An Authorization header was sent and it is malformed (invalid_request)", body = ErrorBody),
+        (status = 401, description = "A token was sent and it is invalid (invalid_token)", body = ErrorBody),
+        (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
     ))]
 pub async fn optional(claims: Option<Claims>) -> Json<OptionalMessage> {
     Json(OptionalMessage {
@@ -157,8 +163,10 @@ pub async fn optional(claims: Option<Claims>) -> Json<OptionalMessage> {
     params(("id" = String, Path, description = "The owner's `sub`")),
     responses(
         (status = 200, description = "The caller's own profile", body = Profile),
-        (status = 401, description = "No token, or an invalid one", body = ErrorBody),
+        (status = 400, description = "Malformed Authorization header (invalid_request)", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid one (invalid_token); see WWW-Authenticate", body = ErrorBody),
         (status = 403, description = "The profile belongs to someone else (forbidden)", body = ErrorBody),
+        (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
     ))]
 pub async fn profile(
     State(accounts): State<Option<AccountStore>>,

@@ -92,8 +92,10 @@ impl User {
     params(UserQuery, ("X-Id-Token" = Option<String>, Header, description = "An ID token for the same user (audience: the provider's client id)")),
     responses(
         (status = 200, description = "The current user", body = User),
-        (status = 401, description = "No token, or an invalid access or ID token", body = ErrorBody),
+        (status = 400, description = "Malformed Authorization header or query (invalid_request)", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid access or ID token (invalid_token); see WWW-Authenticate", body = ErrorBody),
         (status = 502, description = "The provider's userinfo endpoint failed", body = ErrorBody),
+        (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
     ))]
 pub async fn user(
     State(state): State<AppState>,

@@ -35,17 +35,24 @@ pub struct Account {
 }
 
 /// A sign-up request.
+// The `schema` attributes state the rules `validate` enforces, so the OpenAPI document tells clients
+// (and API checkers) what a 422 would.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewAccount {
     /// 3–64 characters: letters, digits, `.`, `_`, `-`, `@`, `+`. An email address works.
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._@+-]{3,64}$")]
     pub username: String,
     /// 8–128 characters, not the username.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    /// Optional email address (taken from `username` when that is one).
+    /// Optional email address (taken from `username` when that is one): `local@domain`, the domain
+    /// with a dot inside, no spaces.
     #[serde(default)]
+    #[schema(pattern = r"^[^@ ]+@[^ .][^ ]*\.[^ ]*[^ .]$")]
     pub email: Option<String>,
-    /// Optional display name.
+    /// Optional display name, at most 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub name: Option<String>,
 }
 

@@ -43,6 +43,86 @@ async fn every_endpoint_is_documented_with_its_errors() {
 }
 
 #[tokio::test]
+async fn every_bearer_endpoint_documents_a_malformed_header_as_400() {
+    let app = TestApp::local(&[]).await;
+    let doc = document(&app).await;
+    for path in [
+        "/api/private",
+        "/api/private-scoped",
+        "/api/admin",
+        "/api/optional",
+        "/api/profile/{id}",
+        "/api/user",
+        "/userinfo",
+    ] {
+        let responses = &doc["paths"][path]["get"]["responses"];
+        for status in ["400", "401", "503"] {
+            assert!(
+                responses[status].is_object(),
+                "{path} documents {status}: {responses}"
+            );
+        }
+    }
+    // An Authorization header of `Bearer ` with nothing after it is one way to get that 400.
+    for path in [
+        "/api/admin",
+        "/api/private-scoped",
+        "/api/profile/x",
+        "/userinfo",
+    ] {
+        let response = app
+            .get(path)
+            .header("authorization", "Bearer ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_sign_up_schema_states_the_rules_the_server_enforces() {
+    let app = TestApp::local(&[]).await;
+    let doc = document(&app).await;
+    let fields = &doc["components"]["schemas"]["NewAccount"]["properties"];
+    assert_eq!(fields["username"]["minLength"], 3);
+    assert_eq!(fields["username"]["maxLength"], 64);
+    assert_eq!(fields["username"]["pattern"], "^[A-Za-z0-9._@+-]{3,64}$");
+    assert_eq!(fields["password"]["minLength"], 8);
+    assert_eq!(fields["password"]["maxLength"], 128);
+    assert_eq!(fields["name"]["maxLength"], 100);
+    assert!(fields["email"]["pattern"].is_string(), "{fields}");
+    // Each limit is the server's: one past it is refused, field by field.
+    let refused = |username: &str, password: &str, name: &str| serde_json::json!({"username": username, "password": password, "name": name});
+    for (body, field) in [
+        (refused("ab", "long enough pw", "n"), "username"),
+        (refused(&"a".repeat(65), "long enough pw", "n"), "username"),
+        (refused("with space", "long enough pw", "n"), "username"),
+        (refused("alice", "short", "n"), "password"),
+        (refused("alice", &"p".repeat(129), "n"), "password"),
+        (refused("alice", "long enough pw", &"n".repeat(101)), "name"),
+    ] {
+        let response = app.post("/auth/signup").json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 422, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert!(answer["fields"][field].is_string(), "{body}: {answer}");
+    }
+    let at_the_limits = serde_json::json!({
+        "username": "a".repeat(64),
+        "password": "p".repeat(128),
+        "name": "n".repeat(100),
+        "email": "a@b.c",
+    });
+    let response = app
+        .post("/auth/signup")
+        .json(&at_the_limits)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
+#[tokio::test]
 async fn the_local_provider_offers_implicit_code_pkce_and_bearer() {
     let app = TestApp::local(&[]).await;
     let doc = document(&app).await;
