@@ -12,6 +12,7 @@ mod errors;
 mod interop;
 mod jwks_cache;
 mod local_issuer;
+mod login_attacks;
 mod openapi;
 mod process;
 mod providers;

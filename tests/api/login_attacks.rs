@@ -1,0 +1,96 @@
+//! The login paths under attack: hostile `next=` targets through the whole browser flow, password
+//! guessing in parallel (per account and per address), and the login form inside a frame.
+
+use url::Url;
+
+use crate::helpers::TestApp;
+use crate::users::{authorize, no_redirects, sign_up};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Runs `/login?next=RAW` → `/authorize` → `/auth-callback` as a browser, `raw_next` sent as written
+/// (already percent-encoded where it needs to be), and returns the callback's answer.
+async fn browser_login(app: &TestApp, username: &str, raw_next: &str) -> reqwest::Response {
+    let browser = no_redirects();
+    let login = browser
+        .get(format!("{}/login?next={raw_next}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303, "/login with next={raw_next:?}");
+    let authorize_url = Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    let params: Vec<(String, String)> = authorize_url.query_pairs().into_owned().collect();
+    let params: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let back = authorize(app, &browser, &params, username, PASSWORD).await;
+    assert_eq!(back.status(), 303, "/authorize with next={raw_next:?}");
+    let callback = back.headers()["location"].to_str().unwrap().to_owned();
+    browser.get(&callback).send().await.unwrap()
+}
+
+/// Where a browser goes with `location`: parsed as WHATWG URL against the service's base.
+fn resolved(app: &TestApp, location: &str) -> Url {
+    Url::parse(&app.base).unwrap().join(location).unwrap()
+}
+
+#[tokio::test]
+async fn hostile_next_targets_end_on_this_origin_after_login_and_never_in_a_5xx() {
+    let app = TestApp::local(&[]).await;
+    sign_up(&app, "victim", PASSWORD).await;
+    // Each would leave the site or break the header, so the default path is used instead.
+    let hostile = [
+        "//evil.example/x",
+        "/%5Cevil.example/x",       // `/\evil…`: browsers read `\` as `/`
+        "/%5C%5Cevil.example/x",    // `/\\evil…`
+        "%5C%5Cevil.example/x",     // `\\evil…`
+        "/%255Cevil.example/x",     // `\` once more percent-decoded
+        "/%09/evil.example/x",      // a tab, which browsers drop: `//evil…`
+        "/%5C%09/evil.example/x",   // `/\t/evil…`
+        "/%0D%0ASet-Cookie:%20a=b", // CR/LF: a header split, or a 500 from the header encoder
+        "/x%0Ay",
+        "/%00x",
+        "https://evil.example/x",
+        "HTTPS://evil.example",
+        "https:evil.example",
+        "///evil.example/x",
+        "/%2F/evil.example/x",
+        "javascript:alert(document.domain)",
+        "data:text/html,hi",
+        "",
+    ];
+    for raw in hostile {
+        let answer = browser_login(&app, "victim", raw).await;
+        assert_eq!(answer.status(), 303, "next={raw:?}");
+        let location = answer.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            !location.contains('\\') && !location.chars().any(char::is_control),
+            "next={raw:?} -> {location:?}"
+        );
+        let target = resolved(&app, &location);
+        assert_eq!(
+            target.origin(),
+            Url::parse(&app.base).unwrap().origin(),
+            "next={raw:?} -> {location:?}"
+        );
+        assert_eq!(
+            location, "/api/user",
+            "next={raw:?} falls back to the default"
+        );
+    }
+    // Each stays on this origin, so it is kept, as the path and query it resolves to.
+    for (raw, expected) in [
+        ("/api/private", "/api/private"),
+        ("/api/private?x=1%202", "/api/private?x=1%202"),
+        (&format!("{}/api/private", app.base), "/api/private"),
+        ("/api/../api/private", "/api/private"),
+        ("/%252F/evil.example", "/%2F/evil.example"),
+        ("http:evil.example", "/evil.example"),
+        ("evil.example", "/evil.example"),
+    ] {
+        let answer = browser_login(&app, "victim", raw).await;
+        assert_eq!(answer.status(), 303, "next={raw:?}");
+        assert_eq!(answer.headers()["location"], expected, "next={raw:?}");
+    }
+}
