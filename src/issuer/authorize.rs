@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, X_FRAME_OPTIONS};
+use axum::http::{HeaderName, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -181,9 +181,12 @@ pub(super) async fn form(
         }
         Verdict::Proceed(_) => {
             let csrf = random_token();
+            // Secure when the form is served over https (the issuer's URL, PUBLIC_URL by default), like
+            // the session cookies: a network attacker must not read or plant it over plain http.
             let cookie = Cookie::build((CSRF_COOKIE, csrf.clone()))
                 .http_only(true)
                 .same_site(SameSite::Strict)
+                .secure(state.issuer.issuer().starts_with("https://"))
                 .path("/authorize")
                 .build();
             (
@@ -349,8 +352,19 @@ fn back_with_error(
     (StatusCode::SEE_OTHER, [(LOCATION, redirect.to_string())]).into_response()
 }
 
-fn no_store() -> [(axum::http::HeaderName, &'static str); 1] {
-    [(CACHE_CONTROL, "no-store")]
+/// Headers of every page this module serves. The form takes a password, so it must never be cached
+/// nor shown inside another site's frame, where a decoy could steer clicks and keystrokes into it
+/// (clickjacking): CSP `frame-ancestors` for current browsers, `X-Frame-Options` for older ones
+/// (RFC 7034). The rest of the policy allows only the page's own inline style.
+fn no_store() -> [(HeaderName, &'static str); 3] {
+    [
+        (CACHE_CONTROL, "no-store"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (
+            CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    ]
 }
 
 fn random_token() -> String {

@@ -94,3 +94,72 @@ async fn hostile_next_targets_end_on_this_origin_after_login_and_never_in_a_5xx(
         assert_eq!(answer.headers()["location"], expected, "next={raw:?}");
     }
 }
+
+#[tokio::test]
+async fn the_login_form_cannot_be_framed() {
+    let app = TestApp::local(&[]).await;
+    let redirect_uri = format!("{}/docs/oauth2-redirect", app.base);
+    let good = [
+        ("response_type", "token"),
+        ("client_id", "protected-api-web"),
+        ("redirect_uri", redirect_uri.as_str()),
+    ];
+    let bad = [
+        ("response_type", "token"),
+        ("client_id", "protected-api-web"),
+        ("redirect_uri", "https://evil.example/cb"),
+    ];
+    for (params, status) in [(&good, 200), (&bad, 400)] {
+        let page = no_redirects()
+            .get(format!("{}/authorize", app.base))
+            .query(params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), status);
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
+        let policy = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    }
+    // The page a failed sign-in answers with is the same form: framed or not, it must not show.
+    sign_up(&app, "framed", PASSWORD).await;
+    let failed = authorize(&app, &no_redirects(), &good, "framed", "wrong password").await;
+    assert_eq!(failed.status(), 401);
+    assert_eq!(failed.headers()["x-frame-options"], "DENY");
+}
+
+async fn csrf_cookie(app: &TestApp, public_base: &str) -> String {
+    let redirect_uri = format!("{public_base}/docs/oauth2-redirect");
+    let page = no_redirects()
+        .get(format!("{}/authorize", app.base))
+        .query(&[
+            ("response_type", "token"),
+            ("client_id", "protected-api-web"),
+            ("redirect_uri", redirect_uri.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    page.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|cookie| cookie.starts_with("authorize_csrf="))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_login_form_cookie_is_secure_when_the_public_url_is_https() {
+    let app = TestApp::local(&[("SERVER_PUBLIC_URL", "https://api.example.com")]).await;
+    let cookie = csrf_cookie(&app, "https://api.example.com").await;
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+
+    let plain = TestApp::local(&[]).await;
+    let cookie = csrf_cookie(&plain, &plain.base).await;
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http cannot keep it: {cookie}"
+    );
+}
