@@ -2,6 +2,7 @@
 //! per-account back-off after failed logins.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::get_current_timestamp;
 use serde::{Deserialize, Serialize};
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use utoipa::ToSchema;
 
@@ -88,6 +90,7 @@ pub struct AccountStore {
 
 impl AccountStore {
     /// Opens (creating the file and its directory if needed) and migrates the database at `url`.
+    /// The file, and with it SQLite's `-wal` and `-shm`, is readable by its owner only (0600).
     ///
     /// # Errors
     /// When the database cannot be opened or migrated.
@@ -96,12 +99,12 @@ impl AccountStore {
             .create_if_missing(true)
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options
-            .get_filename()
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)?;
+        let in_memory = options
+            .to_url_lossy()
+            .query_pairs()
+            .any(|(key, value)| key == "mode" && value == "memory");
+        if !in_memory {
+            prepare_private_file(options.get_filename())?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -264,6 +267,45 @@ fn verify_password(hash: &str, password: &str) -> bool {
             .verify_password(password.as_bytes(), &hash)
             .is_ok()
     })
+}
+
+/// Creates the database file with mode 0600 (and its directory 0700) before SQLite opens it: SQLite
+/// gives `-wal` and `-shm` the mode of the database file, so all three stay private whatever the
+/// umask or the mode of a directory that already existed (a Docker volume, a `mkdir`). An existing
+/// file that others may read is made private, with a warning.
+fn prepare_private_file(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let companions = ["-wal", "-shm"].map(|suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        });
+        for file in std::iter::once(path.to_owned()).chain(companions) {
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue; // no -wal or -shm yet
+            };
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(file = %file.display(), mode = format!("{mode:o}"), "accounts database was readable by others; made it 0600");
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate(mut new: NewAccount) -> Result<NewAccount, SignupError> {
