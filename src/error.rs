@@ -44,6 +44,10 @@ pub enum ApiError {
     /// A feature this configuration cannot offer (no client id for browser login…): 503.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// Too much work of one kind at once (password hashing): 503 `temporarily_unavailable` with
+    /// `Retry-After`.
+    #[error(transparent)]
+    Busy(#[from] crate::store::Busy),
     /// No such route: 404.
     #[error("no such resource")]
     NotFound,
@@ -76,7 +80,9 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::Unavailable(_) | Self::Busy(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+            }
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
@@ -158,6 +164,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("10"));
+        }
+        if matches!(self, Self::Busy(_)) {
+            response.headers_mut().insert(
+                RETRY_AFTER,
+                HeaderValue::from(crate::store::passwords::RETRY_AFTER_SECS),
+            );
         }
         response
     }

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, X_FRAME_OPTIONS};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, RETRY_AFTER, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -23,6 +25,7 @@ use super::routes::IssuerState;
 use super::token::{user_grant, user_scopes};
 use super::{CodeGrant, WEB_CLIENT_ID};
 use crate::store::LoginError;
+use crate::store::passwords::RETRY_AFTER_SECS;
 
 /// Failed logins from one address allowed within [`FAILURE_WINDOW`] before it must wait.
 const FAILURES_PER_ADDRESS: u64 = 20;
@@ -30,6 +33,10 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const CSRF_COOKIE: &str = "authorize_csrf";
 
 /// Failed logins per client address (in this process; per-account counts live in the database).
+///
+/// An attempt is counted when it starts, atomically (moka's per-key `and_upsert_with`), and given back
+/// when it turns out not to be a wrong password: parallel guesses each see the others, so an address
+/// never has more than [`FAILURES_PER_ADDRESS`] failures and checks in flight together.
 #[derive(Debug, Clone)]
 pub struct FailedLogins(Cache<IpAddr, u64>);
 
@@ -45,15 +52,30 @@ impl Default for FailedLogins {
 }
 
 impl FailedLogins {
-    /// Counts one failure from `ip`.
-    pub fn record(&self, ip: IpAddr) {
-        let count = self.0.get(&ip).unwrap_or(0) + 1;
-        self.0.insert(ip, count);
+    /// Counts an attempt from `ip` before its password is checked, as a failure until
+    /// [`FailedLogins::forgive`] says otherwise.
+    ///
+    /// # Errors
+    /// How long `ip` must wait, when it failed too often; that attempt is not counted.
+    pub fn begin(&self, ip: IpAddr) -> Result<(), Duration> {
+        let counted = self
+            .0
+            .entry(ip)
+            .and_upsert_with(|entry| entry.map_or(1, |entry| entry.into_value().saturating_add(1)))
+            .into_value();
+        if counted > FAILURES_PER_ADDRESS {
+            self.forgive(ip);
+            return Err(FAILURE_WINDOW);
+        }
+        Ok(())
     }
 
-    /// How long `ip` must wait, when it failed too often.
-    pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
-        (self.0.get(&ip).unwrap_or(0) >= FAILURES_PER_ADDRESS).then_some(FAILURE_WINDOW)
+    /// Takes back an attempt [`FailedLogins::begin`] counted: it succeeded, or never checked a
+    /// password (the account was locked, the server busy).
+    pub fn forgive(&self, ip: IpAddr) {
+        self.0
+            .entry(ip)
+            .and_upsert_with(|entry| entry.map_or(0, |entry| entry.into_value().saturating_sub(1)));
     }
 }
 
@@ -235,30 +257,44 @@ pub(super) async fn submit(
         )
             .into_response()
     };
-    if state.failures.blocked(peer.ip()).is_some() {
+    if state.failures.begin(peer.ip()).is_err() {
         return retry(
             "Too many failed sign-ins from this address. Try again later.",
             StatusCode::TOO_MANY_REQUESTS,
         );
     }
-    let account = match state
+    let outcome = state
         .accounts
         .log_in(&login.username, &login.password)
-        .await
-    {
+        .await;
+    if !matches!(outcome, Err(LoginError::Invalid)) {
+        state.failures.forgive(peer.ip());
+    }
+    let account = match outcome {
         Ok(account) => account,
         Err(LoginError::Invalid) => {
-            state.failures.record(peer.ip());
             return retry("Invalid username or password.", StatusCode::UNAUTHORIZED);
         }
         Err(LoginError::Locked(wait)) => {
-            return retry(
+            let mut page = retry(
                 &format!(
                     "Too many failed sign-ins. Try again in {} s.",
                     wait.as_secs().max(1)
                 ),
                 StatusCode::TOO_MANY_REQUESTS,
             );
+            page.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+            return page;
+        }
+        Err(LoginError::Busy(_)) => {
+            let mut page = retry(
+                "Sign-in is busy right now. Try again in a moment.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+            page.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            return page;
         }
         Err(LoginError::Database(error)) => {
             tracing::error!(%error, "login failed");

@@ -1,10 +1,12 @@
 //! The login paths under attack: hostile `next=` targets through the whole browser flow, password
 //! guessing in parallel (per account and per address), and the login form inside a frame.
 
+use futures_util::future::join_all;
+use serde_json::Value;
 use url::Url;
 
 use crate::helpers::TestApp;
-use crate::users::{authorize, no_redirects, sign_up};
+use crate::users::{authorize, no_redirects, password_grant, sign_up};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -93,6 +95,127 @@ async fn hostile_next_targets_end_on_this_origin_after_login_and_never_in_a_5xx(
         assert_eq!(answer.status(), 303, "next={raw:?}");
         assert_eq!(answer.headers()["location"], expected, "next={raw:?}");
     }
+}
+
+/// `failed_logins` as stored for `username`.
+async fn stored_failures(app: &TestApp, username: &str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&app.state.settings.local.database_url)
+        .await
+        .unwrap();
+    let count = sqlx::query_scalar("SELECT failed_logins FROM accounts WHERE username = ?")
+        .bind(username)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    count
+}
+
+/// `attempts` wrong passwords for `username` sent at once; the statuses.
+async fn guess_in_parallel(app: &TestApp, username: &str, attempts: usize) -> Vec<u16> {
+    let guesses = (0..attempts).map(|i| async move {
+        password_grant(app, username, &format!("wrong password {i}"))
+            .await
+            .status()
+            .as_u16()
+    });
+    join_all(guesses).await
+}
+
+async fn parallel_guesses_are_all_counted_and_lock_the_account(attempts: usize) {
+    let app = TestApp::local(&[]).await;
+    sign_up(&app, "target", PASSWORD).await;
+    let statuses = guess_in_parallel(&app, "target", attempts).await;
+    assert!(
+        statuses.iter().all(|status| [400, 429].contains(status)),
+        "{statuses:?}"
+    );
+    let checked = statuses.iter().filter(|status| **status == 400).count();
+    assert_eq!(
+        stored_failures(&app, "target").await,
+        i64::try_from(checked).unwrap(),
+        "every password checked is counted: {statuses:?}"
+    );
+    // Five free attempts, the sixth failure locks for 1 s; a few more only if the machine took over
+    // a second to start all of them.
+    assert!(
+        (6..=8).contains(&checked),
+        "{checked} of {attempts} guesses were checked: {statuses:?}"
+    );
+
+    // The documented rule: locked even for the right password, until the wait is over; then a
+    // success resets the count.
+    let locked = password_grant(&app, "target", PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    let mut wait: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut outcome = 429;
+    for _ in 0..3 {
+        assert!(wait <= 4, "Retry-After {wait}");
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        let response = password_grant(&app, "target", PASSWORD).await;
+        outcome = response.status().as_u16();
+        if outcome != 429 {
+            break;
+        }
+        wait = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+    }
+    assert_eq!(outcome, 200, "the right password once the lock is over");
+    assert_eq!(stored_failures(&app, "target").await, 0);
+}
+
+#[tokio::test]
+async fn thirty_parallel_guesses_for_one_account_are_all_counted_and_lock_it() {
+    parallel_guesses_are_all_counted_and_lock_the_account(30).await;
+}
+
+#[tokio::test]
+async fn fifty_parallel_guesses_for_one_account_are_all_counted_and_lock_it() {
+    parallel_guesses_are_all_counted_and_lock_the_account(50).await;
+}
+
+#[tokio::test]
+async fn sixty_parallel_failures_from_one_address_are_slowed_down() {
+    let app = TestApp::local(&[]).await;
+    let guesses = (0..60).map(|i| {
+        let app = &app;
+        async move {
+            let response = password_grant(app, &format!("nobody-{i}"), "whatever1").await;
+            let status = response.status().as_u16();
+            if status == 429 || status == 503 {
+                assert!(response.headers().contains_key("retry-after"));
+            }
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    });
+    let answers = join_all(guesses).await;
+    let failed = answers.iter().filter(|(status, _)| *status == 400).count();
+    let slowed = answers.iter().filter(|(status, _)| *status == 429).count();
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| [400, 429, 503].contains(status)),
+        "{answers:?}"
+    );
+    assert!(failed <= 20, "at most 20 failures per address: {answers:?}");
+    assert!(slowed >= 40, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(status, _)| *status == 429)
+            .all(|(_, error)| error == "slow_down")
+    );
 }
 
 #[tokio::test]

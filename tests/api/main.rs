@@ -14,6 +14,7 @@ mod jwks_cache;
 mod local_issuer;
 mod login_attacks;
 mod openapi;
+mod password_load;
 mod process;
 mod providers;
 mod redis_cache;
