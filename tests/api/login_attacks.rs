@@ -286,3 +286,42 @@ async fn the_login_form_cookie_is_secure_when_the_public_url_is_https() {
         "plain http cannot keep it: {cookie}"
     );
 }
+
+#[tokio::test]
+async fn authorize_redirects_only_to_a_registered_uri_exactly_as_written() {
+    let app = TestApp::local(&[]).await;
+    let registered = format!("{}/docs/oauth2-redirect", app.base);
+    let authority = app.base.trim_start_matches("http://");
+    let near_misses = [
+        format!("{registered}/"),
+        format!("{registered}?next=https://evil.example"),
+        format!("{registered}#x"),
+        format!("{registered}/../../evil"),
+        format!("{registered}%2F..%2F..%2Fevil"),
+        format!("{registered}\\@evil.example"),
+        format!("{registered}%0D%0ALocation:%20https://evil.example"),
+        format!("http://evil.example@{authority}/docs/oauth2-redirect"),
+        format!("http://{authority}@evil.example/docs/oauth2-redirect"),
+        format!("HTTP://{authority}/docs/oauth2-redirect"),
+        format!("//{authority}/docs/oauth2-redirect"),
+        "/docs/oauth2-redirect".to_owned(),
+        "https://evil.example/docs/oauth2-redirect".to_owned(),
+    ];
+    for redirect_uri in near_misses {
+        let response = no_redirects()
+            .get(format!("{}/authorize", app.base))
+            .query(&[
+                ("response_type", "token"),
+                ("client_id", "protected-api-web"),
+                ("redirect_uri", redirect_uri.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{redirect_uri}");
+        assert!(
+            response.headers().get("location").is_none(),
+            "{redirect_uri}"
+        );
+    }
+}
