@@ -36,7 +36,8 @@ const CSRF_COOKIE: &str = "authorize_csrf";
 ///
 /// An attempt is counted when it starts, atomically (moka's per-key `and_upsert_with`), and given back
 /// when it turns out not to be a wrong password: parallel guesses each see the others, so an address
-/// never has more than [`FAILURES_PER_ADDRESS`] failures and checks in flight together.
+/// never has more than [`FAILURES_PER_ADDRESS`] failures and checks in flight together. A request
+/// dropped mid-check (the client hung up) stays counted: an attempt is a failure until shown otherwise.
 #[derive(Debug, Clone)]
 pub struct FailedLogins(Cache<IpAddr, u64>);
 
@@ -127,7 +128,7 @@ enum Verdict {
 fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
-        no_store(),
+        page_headers(),
         Html(page(
             "Cannot sign in",
             &format!("<p class=\"error\">{}</p>", escape(message)),
@@ -213,7 +214,7 @@ pub(super) async fn form(
                 .build();
             (
                 jar.add(cookie),
-                no_store(),
+                page_headers(),
                 Html(login_page(&request, &csrf, None)),
             )
                 .into_response()
@@ -249,18 +250,25 @@ pub(super) async fn submit(
             "The form expired or did not come from this page. Go back and reload it.",
         );
     }
-    let retry = |message: &str, status: StatusCode| {
-        (
+    // The form again, with the problem, and when to come back if waiting helps (RFC 9110 §10.2.3).
+    let retry = |message: &str, status: StatusCode, wait: Option<u64>| {
+        let mut page = (
             status,
-            no_store(),
+            page_headers(),
             Html(login_page(&request, &login.csrf, Some(message))),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = wait {
+            page.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        page
     };
-    if state.failures.begin(peer.ip()).is_err() {
+    if let Err(wait) = state.failures.begin(peer.ip()) {
         return retry(
             "Too many failed sign-ins from this address. Try again later.",
             StatusCode::TOO_MANY_REQUESTS,
+            Some(wait.as_secs()),
         );
     }
     let outcome = state
@@ -273,28 +281,28 @@ pub(super) async fn submit(
     let account = match outcome {
         Ok(account) => account,
         Err(LoginError::Invalid) => {
-            return retry("Invalid username or password.", StatusCode::UNAUTHORIZED);
+            return retry(
+                "Invalid username or password.",
+                StatusCode::UNAUTHORIZED,
+                None,
+            );
         }
         Err(LoginError::Locked(wait)) => {
-            let mut page = retry(
+            return retry(
                 &format!(
                     "Too many failed sign-ins. Try again in {} s.",
                     wait.as_secs().max(1)
                 ),
                 StatusCode::TOO_MANY_REQUESTS,
+                Some(wait.as_secs()),
             );
-            page.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
-            return page;
         }
         Err(LoginError::Busy(_)) => {
-            let mut page = retry(
+            return retry(
                 "Sign-in is busy right now. Try again in a moment.",
                 StatusCode::SERVICE_UNAVAILABLE,
+                Some(RETRY_AFTER_SECS),
             );
-            page.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            return page;
         }
         Err(LoginError::Database(error)) => {
             tracing::error!(%error, "login failed");
@@ -364,7 +372,7 @@ pub(super) async fn submit(
     (
         StatusCode::SEE_OTHER,
         jar,
-        no_store(),
+        page_headers(),
         [(LOCATION, redirect.to_string())],
     )
         .into_response()
@@ -392,7 +400,7 @@ fn back_with_error(
 /// nor shown inside another site's frame, where a decoy could steer clicks and keystrokes into it
 /// (clickjacking): CSP `frame-ancestors` for current browsers, `X-Frame-Options` for older ones
 /// (RFC 7034). The rest of the policy allows only the page's own inline style.
-fn no_store() -> [(HeaderName, &'static str); 3] {
+fn page_headers() -> [(HeaderName, &'static str); 3] {
     [
         (CACHE_CONTROL, "no-store"),
         (X_FRAME_OPTIONS, "DENY"),
