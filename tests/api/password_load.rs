@@ -109,7 +109,9 @@ fn report(path: &str, mut latencies: Vec<Duration>) {
 /// The figures for the README and the issue: `/healthz` and `/api/public` latency while 200 password
 /// logins run, 5 at once for each of 40 accounts (the back-off counts attempts as they start, so more
 /// would lock the account) from 20 loopback addresses (10 each, under the per-address limit). Run with
-/// `cargo test --test api password_load::figures -- --ignored --nocapture`.
+/// `cargo test --test api password_load::figures -- --ignored --nocapture`, or for release figures
+/// without the long LTO build, `CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+/// cargo test --release --test api password_load::figures -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check: prints latency figures"]
 async fn figures_while_two_hundred_logins_run() {
