@@ -54,6 +54,10 @@ pub enum ApiError {
         /// What could not be read.
         description: String,
     },
+    /// Too much work of one kind at once (password hashing): 503 `temporarily_unavailable` with
+    /// `Retry-After`.
+    #[error(transparent)]
+    Busy(#[from] crate::store::Busy),
     /// No such route: 404.
     #[error("no such resource")]
     NotFound,
@@ -86,7 +90,9 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::Unavailable(_) | Self::Busy(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+            }
             Self::Unreadable { status, .. } => (*status, "invalid_request"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -169,6 +175,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("10"));
+        }
+        if matches!(self, Self::Busy(_)) {
+            response.headers_mut().insert(
+                RETRY_AFTER,
+                HeaderValue::from(crate::store::passwords::RETRY_AFTER_SECS),
+            );
         }
         response
     }

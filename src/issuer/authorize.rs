@@ -7,8 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, LOCATION};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, RETRY_AFTER, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -23,6 +25,7 @@ use super::token::{user_grant, user_scopes};
 use super::{CodeGrant, WEB_CLIENT_ID};
 use crate::extract::{Form, Query};
 use crate::store::LoginError;
+use crate::store::passwords::RETRY_AFTER_SECS;
 
 /// Failed logins from one address allowed within [`FAILURE_WINDOW`] before it must wait.
 const FAILURES_PER_ADDRESS: u64 = 20;
@@ -30,6 +33,11 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const CSRF_COOKIE: &str = "authorize_csrf";
 
 /// Failed logins per client address (in this process; per-account counts live in the database).
+///
+/// An attempt is counted when it starts, atomically (moka's per-key `and_upsert_with`), and given back
+/// when it turns out not to be a wrong password: parallel guesses each see the others, so an address
+/// never has more than [`FAILURES_PER_ADDRESS`] failures and checks in flight together. A request
+/// dropped mid-check (the client hung up) stays counted: an attempt is a failure until shown otherwise.
 #[derive(Debug, Clone)]
 pub struct FailedLogins(Cache<IpAddr, u64>);
 
@@ -45,15 +53,30 @@ impl Default for FailedLogins {
 }
 
 impl FailedLogins {
-    /// Counts one failure from `ip`.
-    pub fn record(&self, ip: IpAddr) {
-        let count = self.0.get(&ip).unwrap_or(0) + 1;
-        self.0.insert(ip, count);
+    /// Counts an attempt from `ip` before its password is checked, as a failure until
+    /// [`FailedLogins::forgive`] says otherwise.
+    ///
+    /// # Errors
+    /// How long `ip` must wait, when it failed too often; that attempt is not counted.
+    pub fn begin(&self, ip: IpAddr) -> Result<(), Duration> {
+        let counted = self
+            .0
+            .entry(ip)
+            .and_upsert_with(|entry| entry.map_or(1, |entry| entry.into_value().saturating_add(1)))
+            .into_value();
+        if counted > FAILURES_PER_ADDRESS {
+            self.forgive(ip);
+            return Err(FAILURE_WINDOW);
+        }
+        Ok(())
     }
 
-    /// How long `ip` must wait, when it failed too often.
-    pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
-        (self.0.get(&ip).unwrap_or(0) >= FAILURES_PER_ADDRESS).then_some(FAILURE_WINDOW)
+    /// Takes back an attempt [`FailedLogins::begin`] counted: it succeeded, or never checked a
+    /// password (the account was locked, the server busy).
+    pub fn forgive(&self, ip: IpAddr) {
+        self.0
+            .entry(ip)
+            .and_upsert_with(|entry| entry.map_or(0, |entry| entry.into_value().saturating_sub(1)));
     }
 }
 
@@ -105,7 +128,7 @@ enum Verdict {
 fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
-        no_store(),
+        page_headers(),
         Html(page(
             "Cannot sign in",
             &format!("<p class=\"error\">{}</p>", escape(message)),
@@ -181,14 +204,17 @@ pub(super) async fn form(
         }
         Verdict::Proceed(_) => {
             let csrf = random_token();
+            // Secure when the form is served over https (the issuer's URL, PUBLIC_URL by default), like
+            // the session cookies: a network attacker must not read or plant it over plain http.
             let cookie = Cookie::build((CSRF_COOKIE, csrf.clone()))
                 .http_only(true)
                 .same_site(SameSite::Strict)
+                .secure(state.issuer.issuer().starts_with("https://"))
                 .path("/authorize")
                 .build();
             (
                 jar.add(cookie),
-                no_store(),
+                page_headers(),
                 Html(login_page(&request, &csrf, None)),
             )
                 .into_response()
@@ -224,29 +250,42 @@ pub(super) async fn submit(
             "The form expired or did not come from this page. Go back and reload it.",
         );
     }
-    let retry = |message: &str, status: StatusCode| {
-        (
+    // The form again, with the problem, and when to come back if waiting helps (RFC 9110 §10.2.3).
+    let retry = |message: &str, status: StatusCode, wait: Option<u64>| {
+        let mut page = (
             status,
-            no_store(),
+            page_headers(),
             Html(login_page(&request, &login.csrf, Some(message))),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = wait {
+            page.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        page
     };
-    if state.failures.blocked(peer.ip()).is_some() {
+    if let Err(wait) = state.failures.begin(peer.ip()) {
         return retry(
             "Too many failed sign-ins from this address. Try again later.",
             StatusCode::TOO_MANY_REQUESTS,
+            Some(wait.as_secs()),
         );
     }
-    let account = match state
+    let outcome = state
         .accounts
         .log_in(&login.username, &login.password)
-        .await
-    {
+        .await;
+    if !matches!(outcome, Err(LoginError::Invalid)) {
+        state.failures.forgive(peer.ip());
+    }
+    let account = match outcome {
         Ok(account) => account,
         Err(LoginError::Invalid) => {
-            state.failures.record(peer.ip());
-            return retry("Invalid username or password.", StatusCode::UNAUTHORIZED);
+            return retry(
+                "Invalid username or password.",
+                StatusCode::UNAUTHORIZED,
+                None,
+            );
         }
         Err(LoginError::Locked(wait)) => {
             return retry(
@@ -255,6 +294,14 @@ pub(super) async fn submit(
                     wait.as_secs().max(1)
                 ),
                 StatusCode::TOO_MANY_REQUESTS,
+                Some(wait.as_secs()),
+            );
+        }
+        Err(LoginError::Busy(_)) => {
+            return retry(
+                "Sign-in is busy right now. Try again in a moment.",
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(RETRY_AFTER_SECS),
             );
         }
         Err(LoginError::Database(error)) => {
@@ -325,7 +372,7 @@ pub(super) async fn submit(
     (
         StatusCode::SEE_OTHER,
         jar,
-        no_store(),
+        page_headers(),
         [(LOCATION, redirect.to_string())],
     )
         .into_response()
@@ -349,8 +396,19 @@ fn back_with_error(
     (StatusCode::SEE_OTHER, [(LOCATION, redirect.to_string())]).into_response()
 }
 
-fn no_store() -> [(axum::http::HeaderName, &'static str); 1] {
-    [(CACHE_CONTROL, "no-store")]
+/// Headers of every page this module serves. The form takes a password, so it must never be cached
+/// nor shown inside another site's frame, where a decoy could steer clicks and keystrokes into it
+/// (clickjacking): CSP `frame-ancestors` for current browsers, `X-Frame-Options` for older ones
+/// (RFC 7034). The rest of the policy allows only the page's own inline style.
+fn page_headers() -> [(HeaderName, &'static str); 3] {
+    [
+        (CACHE_CONTROL, "no-store"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (
+            CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    ]
 }
 
 fn random_token() -> String {

@@ -20,6 +20,7 @@ use super::routes::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
 use crate::error::ErrorBody;
 use crate::extract::Bytes;
+use crate::store::passwords::RETRY_AFTER_SECS;
 use crate::store::{Account, LoginError};
 
 /// A token request, from a form (RFC 6749) or a JSON body (as Auth0's examples send).
@@ -111,6 +112,18 @@ impl OAuthError {
         )
     }
 
+    /// Every password-hashing slot is taken: RFC 6749 §5.2 has no code for it, so the one OAuth 2.0
+    /// uses for the same case at the authorization endpoint (§4.1.2.1), with `Retry-After`.
+    fn busy() -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many logins at once; try again shortly",
+        );
+        error.retry_after = Some(RETRY_AFTER_SECS);
+        error
+    }
+
     fn slow_down(seconds: u64) -> Self {
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -158,6 +171,7 @@ fn no_store() -> [(HeaderName, &'static str); 2] {
         (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target", body = ErrorBody),
         (status = 401, description = "invalid_client", body = ErrorBody),
         (status = 429, description = "slow_down: too many failed logins from this address or for this account", body = ErrorBody),
+        (status = 503, description = "temporarily_unavailable: too many logins at once; see Retry-After", body = ErrorBody),
     ))]
 pub async fn token(
     State(state): State<IssuerState>,
@@ -240,17 +254,21 @@ async fn password(
             "username and password are required",
         ));
     };
-    if let Some(wait) = state.failures.blocked(peer.ip()) {
+    if let Err(wait) = state.failures.begin(peer.ip()) {
         return Err(OAuthError::slow_down(wait.as_secs()));
     }
-    let account = match state.accounts.log_in(username, password).await {
+    let outcome = state.accounts.log_in(username, password).await;
+    if !matches!(outcome, Err(LoginError::Invalid)) {
+        state.failures.forgive(peer.ip());
+    }
+    let account = match outcome {
         Ok(account) => account,
+        // Never say whether the user or the password was wrong.
         Err(LoginError::Invalid) => {
-            state.failures.record(peer.ip());
-            // Never say whether the user or the password was wrong.
             return Err(OAuthError::invalid_grant("invalid username or password"));
         }
         Err(LoginError::Locked(wait)) => return Err(OAuthError::slow_down(wait.as_secs())),
+        Err(LoginError::Busy(_)) => return Err(OAuthError::busy()),
         Err(LoginError::Database(error)) => return Err(OAuthError::server_error(&error)),
     };
     let scopes = user_scopes(state, request.scope.as_deref())?;

@@ -47,6 +47,7 @@ pub struct FieldErrors {
         (status = 201, description = "Created", body = SignedUp),
         (status = 409, description = "The username or email is taken", body = ErrorBody),
         (status = 422, description = "Weak or malformed input, field by field", body = FieldErrors),
+        (status = 503, description = "Too many sign-ups at once; see Retry-After", body = ErrorBody),
     ))]
 pub async fn signup(
     State(accounts): State<Option<AccountStore>>,
@@ -87,6 +88,7 @@ pub async fn signup(
             };
             Ok((StatusCode::CONFLICT, Json(body)).into_response())
         }
+        Err(SignupError::Busy(busy)) => Err(busy.into()),
         Err(error) => Err(ApiError::Internal(error.into())),
     }
 }

@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use url::Url;
+use url::{Position, Url};
 
 use crate::auth::VerifyError;
 use crate::error::ApiError;
@@ -25,6 +25,8 @@ use crate::state::AppState;
 pub use crate::auth::{ID_TOKEN_COOKIE, SESSION_COOKIE};
 /// The cookie holding `state`, the PKCE verifier and the nonce between `/login` and `/auth-callback`.
 const FLOW_COOKIE: &str = "login_flow";
+/// Where the browser goes after logging in when `next` is absent or refused.
+const DEFAULT_NEXT: &str = "/api/user";
 
 /// `/login`, `/auth-callback`, `/logout`.
 pub fn router() -> Router<AppState> {
@@ -50,7 +52,7 @@ pub fn access_token_of(headers: &HeaderMap, jar: &CookieJar) -> Option<String> {
 /// Where to go after logging in.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
-    /// A path on this service (default `/api/user`).
+    /// A path on this service (default `/api/user`); anything that would leave it is ignored.
     next: Option<String>,
 }
 
@@ -72,11 +74,11 @@ pub async fn login(
                 "the provider has no authorization endpoint",
             ))?,
     };
-    // Only paths on this service: an open redirect would hand the session to anyone.
+    // Only targets on this service: an open redirect would send a freshly logged-in user anywhere.
     let next = query
         .next
-        .filter(|next| next.starts_with('/') && !next.starts_with("//"))
-        .unwrap_or_else(|| "/api/user".to_owned());
+        .and_then(|next| same_origin_target(&state.settings.server.public_url, &next))
+        .unwrap_or_else(|| DEFAULT_NEXT.to_owned());
     let (flow_state, verifier, nonce) = (random(), random(), random());
     let mut url = authorize;
     {
@@ -220,10 +222,11 @@ pub async fn callback(
         sub = verified.sub().unwrap_or_default(),
         "browser session started"
     );
+    // Checked again: the cookie came back from the browser, and a bad value must not become a 500.
     let next = flow
         .get("next")
-        .cloned()
-        .unwrap_or_else(|| "/api/user".to_owned());
+        .and_then(|next| same_origin_target(&state.settings.server.public_url, next))
+        .unwrap_or_else(|| DEFAULT_NEXT.to_owned());
     Ok((jar, Redirect::to(&next)).into_response())
 }
 
@@ -253,6 +256,27 @@ pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
         None => home,
     };
     (jar, Redirect::to(&target)).into_response()
+}
+
+/// `next` as the path (and query) it resolves to against `public_url`, when it has the same origin;
+/// `None` for anything else.
+///
+/// Browsers read `\` as `/` and drop tabs and newlines while parsing a URL (WHATWG URL Standard), so
+/// `/\evil.example` and `/<TAB>/evil.example` leave the site although they start with a single `/`;
+/// a CR or LF would also break the `Location` header. Those characters, and every other control
+/// character, are refused outright, before and after percent-decoding (the target may be decoded
+/// once more on its way). What remains is resolved with the same WHATWG parser browsers use and must
+/// keep the public URL's origin (RFC 6454); the answer is re-serialised by that parser, so it is
+/// always a valid header value.
+fn same_origin_target(public_url: &Url, next: &str) -> Option<String> {
+    let suspicious = |text: &str| text.chars().any(|c| c == '\\' || c.is_control());
+    let decoded = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
+    if next.is_empty() || suspicious(next) || suspicious(&decoded) {
+        return None;
+    }
+    let target = public_url.join(next).ok()?;
+    // Opaque origins (`javascript:`, `data:`) are never equal to a tuple origin.
+    (target.origin() == public_url.origin()).then(|| target[Position::BeforePath..].to_owned())
 }
 
 fn verify_error(error: VerifyError) -> ApiError {
@@ -297,4 +321,48 @@ fn random() -> String {
     let mut bytes = [0u8; 32];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_targets_on_the_public_origin_are_kept() {
+        let public = Url::parse("https://api.example.com/base/").unwrap();
+        let kept = [
+            ("/api/private", "/api/private"),
+            ("/api/private?a=b#top", "/api/private?a=b#top"),
+            ("https://api.example.com/x", "/x"),
+            ("x/y", "/base/x/y"),
+            ("/a b", "/a%20b"),
+        ];
+        for (next, expected) in kept {
+            assert_eq!(
+                same_origin_target(&public, next).as_deref(),
+                Some(expected),
+                "{next:?}"
+            );
+        }
+        let refused = [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "/%5Cevil.example",
+            "/%5cevil.example",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/x\r\nSet-Cookie: a=b",
+            "/x%0d%0aSet-Cookie: a=b",
+            "/x\u{85}y",
+            "http://api.example.com/x",
+            "https://api.example.com:8443/x",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+        ];
+        for next in refused {
+            assert_eq!(same_origin_target(&public, next), None, "{next:?}");
+        }
+    }
 }

@@ -2,17 +2,19 @@
 //! per-account back-off after failed logins.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::get_current_timestamp;
 use serde::{Deserialize, Serialize};
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use utoipa::ToSchema;
+
+use super::passwords::{Busy, PasswordHashing};
 
 /// Failed logins allowed before the account is locked for a while.
 const FREE_ATTEMPTS: i64 = 5;
@@ -71,6 +73,9 @@ pub enum SignupError {
     /// Hashing failed.
     #[error("password hashing failed")]
     Hash,
+    /// Too many passwords are being hashed right now: try again shortly.
+    #[error(transparent)]
+    Busy(#[from] Busy),
 }
 
 /// Why a password login failed. Callers must not tell the first two apart to the client.
@@ -82,19 +87,25 @@ pub enum LoginError {
     /// Too many failures: locked for this long.
     #[error("too many failed logins")]
     Locked(Duration),
+    /// Too many passwords are being checked right now: try again shortly. The attempt still counts
+    /// towards the account's back-off, as it was counted before the check.
+    #[error(transparent)]
+    Busy(#[from] Busy),
     /// The database failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
-/// The accounts database. Cheap to clone (a connection pool).
+/// The accounts database. Cheap to clone (a connection pool and the hashing bound).
 #[derive(Debug, Clone)]
 pub struct AccountStore {
     pool: SqlitePool,
+    hashing: PasswordHashing,
 }
 
 impl AccountStore {
     /// Opens (creating the file and its directory if needed) and migrates the database at `url`.
+    /// The file, and with it SQLite's `-wal` and `-shm`, is readable by its owner only (0600).
     ///
     /// # Errors
     /// When the database cannot be opened or migrated.
@@ -103,19 +114,22 @@ impl AccountStore {
             .create_if_missing(true)
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options
-            .get_filename()
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)?;
+        let in_memory = options
+            .to_url_lossy()
+            .query_pairs()
+            .any(|(key, value)| key == "mode" && value == "memory");
+        if !in_memory {
+            prepare_private_file(options.get_filename())?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            hashing: PasswordHashing::default(),
+        })
     }
 
     /// Creates an account.
@@ -124,13 +138,11 @@ impl AccountStore {
     /// [`SignupError::Invalid`] with every malformed field, [`SignupError::Taken`], or a database error.
     pub async fn sign_up(&self, new: NewAccount) -> Result<Account, SignupError> {
         let new = validate(new)?;
-        let mut salt = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut salt).map_err(|_| SignupError::Hash)?;
-        let salt = SaltString::encode_b64(&salt).map_err(|_| SignupError::Hash)?;
-        let hash = Argon2::default()
-            .hash_password(new.password.as_bytes(), &salt)
-            .map_err(|_| SignupError::Hash)?
-            .to_string();
+        let hash = self
+            .hashing
+            .hash(&new.password)
+            .await?
+            .ok_or(SignupError::Hash)?;
         let mut id = [0u8; 16];
         aws_lc_rs::rand::fill(&mut id).map_err(|_| SignupError::Hash)?;
         let account = Account {
@@ -175,57 +187,70 @@ impl AccountStore {
     /// locked for a doubling delay; a success resets the count. Unknown users cost a hash check too,
     /// so timing does not tell which part was wrong.
     ///
+    /// The attempt is counted, and the lock it would earn set, in one statement before the password
+    /// is checked: parallel guesses each see the others' counts, so no more of them are checked than
+    /// one after the other (a read, a slow check, then a write of `read + 1` would lose all but one).
+    ///
     /// # Errors
-    /// [`LoginError::Invalid`], [`LoginError::Locked`] or a database error.
+    /// [`LoginError::Invalid`], [`LoginError::Locked`], [`LoginError::Busy`] or a database error.
     pub async fn log_in(&self, username: &str, password: &str) -> Result<Account, LoginError> {
         #[derive(sqlx::FromRow)]
-        struct Row {
+        struct Counted {
             sub: String,
             password_hash: String,
             failed_logins: i64,
-            locked_until: i64,
         }
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT sub, password_hash, failed_logins, locked_until FROM accounts WHERE username = ? OR email = ?",
+        let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
+        // Timestamps are whole seconds: a lock "until second S" holds through all of second S, so a
+        // lock is never shorter than asked, however close to a second's end it began. The lock this
+        // attempt earns if it fails: none for the first FREE_ATTEMPTS, then 1 s, 2 s, 4 s… (the
+        // SET expressions read the row's values from before the update).
+        let counted: Option<Counted> = sqlx::query_as(
+            "UPDATE accounts SET
+                 failed_logins = failed_logins + 1,
+                 locked_until = CASE WHEN failed_logins + 1 > ?1
+                     THEN ?2 + min(1 << min(failed_logins - ?1, 30), ?3)
+                     ELSE 0 END
+             WHERE sub = (SELECT sub FROM accounts WHERE username = ?4 OR email = ?4
+                          ORDER BY username = ?4 DESC LIMIT 1)
+               AND locked_until < ?2
+             RETURNING sub, password_hash, failed_logins",
         )
-        .bind(username)
+        .bind(FREE_ATTEMPTS)
+        .bind(now)
+        .bind(i64::try_from(MAX_LOCK.as_secs()).unwrap_or(i64::MAX))
         .bind(username)
         .fetch_optional(&self.pool)
         .await?;
-        let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
-        let Some(row) = row else {
-            let _ = verify_password(DUMMY_HASH, password);
+        let Some(counted) = counted else {
+            let locked_until: Option<i64> = sqlx::query_scalar(
+                "SELECT locked_until FROM accounts WHERE username = ?1 OR email = ?1
+                 ORDER BY username = ?1 DESC LIMIT 1",
+            )
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(locked_until) = locked_until {
+                // The row exists, so the update found it locked (the lock may have ended since).
+                return Err(LoginError::Locked(Duration::from_secs(
+                    (locked_until - now).max(0).unsigned_abs() + 1,
+                )));
+            }
+            let _ = self.hashing.verify(DUMMY_HASH, password).await?;
             return Err(LoginError::Invalid);
         };
-        // Timestamps are whole seconds: a lock "until second S" holds through all of second S, so a
-        // lock is never shorter than asked, however close to a second's end it began.
-        if row.locked_until >= now {
-            return Err(LoginError::Locked(Duration::from_secs(
-                (row.locked_until - now).unsigned_abs() + 1,
-            )));
-        }
-        if verify_password(&row.password_hash, password) {
+        if self
+            .hashing
+            .verify(&counted.password_hash, password)
+            .await?
+        {
             sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE sub = ?")
-                .bind(&row.sub)
+                .bind(&counted.sub)
                 .execute(&self.pool)
                 .await?;
-            return self.find(&row.sub).await?.ok_or(LoginError::Invalid);
+            return self.find(&counted.sub).await?.ok_or(LoginError::Invalid);
         }
-        let failures = row.failed_logins + 1;
-        let lock = lock_after(failures);
-        // The lock starts after the (slow) hash check, not before it.
-        let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
-        sqlx::query("UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE sub = ?")
-            .bind(failures)
-            .bind(if lock.is_zero() {
-                0
-            } else {
-                now + i64::try_from(lock.as_secs()).unwrap_or(i64::MAX)
-            })
-            .bind(&row.sub)
-            .execute(&self.pool)
-            .await?;
-        tracing::info!(sub = %row.sub, failures, lock_secs = lock.as_secs(), "failed password login");
+        tracing::info!(sub = %counted.sub, failures = counted.failed_logins, "failed password login");
         Err(LoginError::Invalid)
     }
 
@@ -249,28 +274,46 @@ impl AccountStore {
     }
 }
 
-/// How long to lock after `failures` consecutive failures: nothing for the first few, then 1 s, 2 s,
-/// 4 s… up to [`MAX_LOCK`].
-fn lock_after(failures: i64) -> Duration {
-    let over = failures - FREE_ATTEMPTS;
-    if over <= 0 {
-        return Duration::ZERO;
-    }
-    let seconds = 1u64
-        .checked_shl(u32::try_from(over - 1).unwrap_or(u32::MAX))
-        .unwrap_or(u64::MAX);
-    Duration::from_secs(seconds).min(MAX_LOCK)
-}
-
 /// An argon2 hash of a random password, checked against when the user does not exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2s0yBqRHdxTYoQuLP0X6rqwRL8ffn1p0m6Wj2pR5Prk";
 
-fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+/// Creates the database file with mode 0600 (and its directory 0700) before SQLite opens it: SQLite
+/// gives `-wal` and `-shm` the mode of the database file, so all three stay private whatever the
+/// umask or the mode of a directory that already existed (a Docker volume, a `mkdir`). An existing
+/// file that others may read is made private, with a warning.
+fn prepare_private_file(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let companions = ["-wal", "-shm"].map(|suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        });
+        for file in std::iter::once(path.to_owned()).chain(companions) {
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue; // no -wal or -shm yet
+            };
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(file = %file.display(), mode = format!("{mode:o}"), "accounts database was readable by others; made it 0600");
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate(mut new: NewAccount) -> Result<NewAccount, SignupError> {
@@ -349,15 +392,38 @@ mod tests {
 
     #[test]
     fn the_dummy_hash_is_a_valid_argon2_hash() {
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(argon2::password_hash::PasswordHash::new(DUMMY_HASH).is_ok());
     }
 
-    #[test]
-    fn locks_double_after_the_free_attempts() {
-        assert_eq!(lock_after(5), Duration::ZERO);
-        assert_eq!(lock_after(6), Duration::from_secs(1));
-        assert_eq!(lock_after(8), Duration::from_secs(4));
-        assert_eq!(lock_after(100), MAX_LOCK);
+    #[tokio::test]
+    async fn locks_double_after_the_free_attempts_up_to_the_cap() {
+        let (store, _dir) = store().await;
+        store.sign_up(new("lena", "right password")).await.unwrap();
+        for (earlier_failures, lock) in [(0, 0), (4, 0), (5, 1), (7, 4), (100, MAX_LOCK.as_secs())]
+        {
+            sqlx::query("UPDATE accounts SET failed_logins = ?, locked_until = 0")
+                .bind(earlier_failures)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            let before = i64::try_from(get_current_timestamp()).unwrap();
+            let _ = store.log_in("lena", "wrong").await;
+            let (failures, until): (i64, i64) =
+                sqlx::query_as("SELECT failed_logins, locked_until FROM accounts")
+                    .fetch_one(&store.pool)
+                    .await
+                    .unwrap();
+            assert_eq!(failures, earlier_failures + 1);
+            if lock == 0 {
+                assert_eq!(until, 0, "after {failures} failures");
+            } else {
+                let lock = i64::try_from(lock).unwrap();
+                assert!(
+                    (before + lock..=before + lock + 1).contains(&until),
+                    "after {failures} failures: {until} - {before}"
+                );
+            }
+        }
     }
 
     #[tokio::test]

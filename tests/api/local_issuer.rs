@@ -285,3 +285,50 @@ fn the_signing_key_is_kept_private_and_reused() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn every_file_in_a_shared_data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    // A directory that already exists and others may list: a Docker volume, a `mkdir`.
+    let data = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let settings = protected_api::Settings::from_pairs([
+        ("LOCAL_DATA_DIR", data.path().display().to_string()),
+        ("SERVER_PUBLIC_URL", base.clone()),
+    ])
+    .unwrap();
+    let router = protected_api::build(settings).await.unwrap();
+    tokio::spawn(protected_api::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let signed_up = reqwest::Client::new()
+        .post(format!("{base}/auth/signup"))
+        .json(&serde_json::json!({"username": "olive", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 201);
+
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+        names.push(name);
+    }
+    names.sort();
+    for expected in [
+        "accounts.db",
+        "accounts.db-wal",
+        "client.json",
+        "signing-key.pem",
+    ] {
+        assert!(names.iter().any(|name| name == expected), "{names:?}");
+    }
+}

@@ -9,7 +9,7 @@ const WEB_CLIENT: &str = "protected-api-web";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-async fn sign_up(app: &TestApp, username: &str, password: &str) -> Value {
+pub(crate) async fn sign_up(app: &TestApp, username: &str, password: &str) -> Value {
     let response = app
         .post("/auth/signup")
         .json(&json!({"username": username, "password": password, "name": "Alice A."}))
@@ -20,7 +20,11 @@ async fn sign_up(app: &TestApp, username: &str, password: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn password_grant(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn password_grant(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
     app.post("/oauth/token")
         .form(&[
             ("grant_type", "password"),
@@ -32,7 +36,7 @@ async fn password_grant(app: &TestApp, username: &str, password: &str) -> reqwes
         .unwrap()
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -40,7 +44,7 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html
         .find(r#"name="csrf" value=""#)
         .expect("the form has a CSRF field")
@@ -49,7 +53,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 /// Runs `/authorize` as a browser would, returning the redirect it ends with.
-async fn authorize(
+pub(crate) async fn authorize(
     app: &TestApp,
     client: &reqwest::Client,
     params: &[(&str, &str)],

@@ -1,0 +1,327 @@
+//! The login paths under attack: hostile `next=` targets through the whole browser flow, password
+//! guessing in parallel (per account and per address), and the login form inside a frame.
+
+use futures_util::future::join_all;
+use serde_json::Value;
+use url::Url;
+
+use crate::helpers::TestApp;
+use crate::users::{authorize, no_redirects, password_grant, sign_up};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Runs `/login?next=RAW` → `/authorize` → `/auth-callback` as a browser, `raw_next` sent as written
+/// (already percent-encoded where it needs to be), and returns the callback's answer.
+async fn browser_login(app: &TestApp, username: &str, raw_next: &str) -> reqwest::Response {
+    let browser = no_redirects();
+    let login = browser
+        .get(format!("{}/login?next={raw_next}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303, "/login with next={raw_next:?}");
+    let authorize_url = Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    let params: Vec<(String, String)> = authorize_url.query_pairs().into_owned().collect();
+    let params: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let back = authorize(app, &browser, &params, username, PASSWORD).await;
+    assert_eq!(back.status(), 303, "/authorize with next={raw_next:?}");
+    let callback = back.headers()["location"].to_str().unwrap().to_owned();
+    browser.get(&callback).send().await.unwrap()
+}
+
+/// Where a browser goes with `location`: parsed as WHATWG URL against the service's base.
+fn resolved(app: &TestApp, location: &str) -> Url {
+    Url::parse(&app.base).unwrap().join(location).unwrap()
+}
+
+#[tokio::test]
+async fn hostile_next_targets_end_on_this_origin_after_login_and_never_in_a_5xx() {
+    let app = TestApp::local(&[]).await;
+    sign_up(&app, "victim", PASSWORD).await;
+    // Each would leave the site or break the header, so the default path is used instead.
+    let hostile = [
+        "//evil.example/x",
+        "/%5Cevil.example/x",       // `/\evil…`: browsers read `\` as `/`
+        "/%5C%5Cevil.example/x",    // `/\\evil…`
+        "%5C%5Cevil.example/x",     // `\\evil…`
+        "/%255Cevil.example/x",     // `\` once more percent-decoded
+        "/%09/evil.example/x",      // a tab, which browsers drop: `//evil…`
+        "/%5C%09/evil.example/x",   // `/\t/evil…`
+        "/%0D%0ASet-Cookie:%20a=b", // CR/LF: a header split, or a 500 from the header encoder
+        "/x%0Ay",
+        "/%00x",
+        "https://evil.example/x",
+        "HTTPS://evil.example",
+        "https:evil.example",
+        "///evil.example/x",
+        "/%2F/evil.example/x",
+        "javascript:alert(document.domain)",
+        "data:text/html,hi",
+        "",
+    ];
+    for raw in hostile {
+        let answer = browser_login(&app, "victim", raw).await;
+        assert_eq!(answer.status(), 303, "next={raw:?}");
+        let location = answer.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            !location.contains('\\') && !location.chars().any(char::is_control),
+            "next={raw:?} -> {location:?}"
+        );
+        let target = resolved(&app, &location);
+        assert_eq!(
+            target.origin(),
+            Url::parse(&app.base).unwrap().origin(),
+            "next={raw:?} -> {location:?}"
+        );
+        assert_eq!(
+            location, "/api/user",
+            "next={raw:?} falls back to the default"
+        );
+    }
+    // Each stays on this origin, so it is kept, as the path and query it resolves to.
+    for (raw, expected) in [
+        ("/api/private", "/api/private"),
+        ("/api/private?x=1%202", "/api/private?x=1%202"),
+        (&format!("{}/api/private", app.base), "/api/private"),
+        ("/api/../api/private", "/api/private"),
+        ("/%252F/evil.example", "/%2F/evil.example"),
+        ("http:evil.example", "/evil.example"),
+        ("evil.example", "/evil.example"),
+    ] {
+        let answer = browser_login(&app, "victim", raw).await;
+        assert_eq!(answer.status(), 303, "next={raw:?}");
+        assert_eq!(answer.headers()["location"], expected, "next={raw:?}");
+    }
+}
+
+/// `failed_logins` as stored for `username`.
+async fn stored_failures(app: &TestApp, username: &str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&app.state.settings.local.database_url)
+        .await
+        .unwrap();
+    let count = sqlx::query_scalar("SELECT failed_logins FROM accounts WHERE username = ?")
+        .bind(username)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    count
+}
+
+/// `attempts` wrong passwords for `username` sent at once; the statuses.
+async fn guess_in_parallel(app: &TestApp, username: &str, attempts: usize) -> Vec<u16> {
+    let guesses = (0..attempts).map(|i| async move {
+        password_grant(app, username, &format!("wrong password {i}"))
+            .await
+            .status()
+            .as_u16()
+    });
+    join_all(guesses).await
+}
+
+async fn parallel_guesses_are_all_counted_and_lock_the_account(attempts: usize) {
+    let app = TestApp::local(&[]).await;
+    sign_up(&app, "target", PASSWORD).await;
+    let statuses = guess_in_parallel(&app, "target", attempts).await;
+    assert!(
+        statuses.iter().all(|status| [400, 429].contains(status)),
+        "{statuses:?}"
+    );
+    let checked = statuses.iter().filter(|status| **status == 400).count();
+    assert_eq!(
+        stored_failures(&app, "target").await,
+        i64::try_from(checked).unwrap(),
+        "every password checked is counted: {statuses:?}"
+    );
+    // Five free attempts, the sixth failure locks for 1 s; a few more only if the machine took over
+    // a second to start all of them.
+    assert!(
+        (6..=8).contains(&checked),
+        "{checked} of {attempts} guesses were checked: {statuses:?}"
+    );
+
+    // The documented rule: locked even for the right password, until the wait is over; then a
+    // success resets the count.
+    let locked = password_grant(&app, "target", PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    let mut wait: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut outcome = 429;
+    for _ in 0..3 {
+        assert!(wait <= 8, "Retry-After {wait}");
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        let response = password_grant(&app, "target", PASSWORD).await;
+        outcome = response.status().as_u16();
+        if outcome != 429 {
+            break;
+        }
+        wait = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+    }
+    assert_eq!(outcome, 200, "the right password once the lock is over");
+    assert_eq!(stored_failures(&app, "target").await, 0);
+}
+
+#[tokio::test]
+async fn thirty_parallel_guesses_for_one_account_are_all_counted_and_lock_it() {
+    parallel_guesses_are_all_counted_and_lock_the_account(30).await;
+}
+
+#[tokio::test]
+async fn fifty_parallel_guesses_for_one_account_are_all_counted_and_lock_it() {
+    parallel_guesses_are_all_counted_and_lock_the_account(50).await;
+}
+
+#[tokio::test]
+async fn sixty_parallel_failures_from_one_address_are_slowed_down() {
+    let app = TestApp::local(&[]).await;
+    let guesses = (0..60).map(|i| {
+        let app = &app;
+        async move {
+            let response = password_grant(app, &format!("nobody-{i}"), "whatever1").await;
+            let status = response.status().as_u16();
+            if status == 429 || status == 503 {
+                assert!(response.headers().contains_key("retry-after"));
+            }
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    });
+    let answers = join_all(guesses).await;
+    let failed = answers.iter().filter(|(status, _)| *status == 400).count();
+    let slowed = answers.iter().filter(|(status, _)| *status == 429).count();
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| [400, 429, 503].contains(status)),
+        "{answers:?}"
+    );
+    assert!(failed <= 20, "at most 20 failures per address: {answers:?}");
+    assert!(slowed >= 40, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(status, _)| *status == 429)
+            .all(|(_, error)| error == "slow_down")
+    );
+}
+
+#[tokio::test]
+async fn the_login_form_cannot_be_framed() {
+    let app = TestApp::local(&[]).await;
+    let redirect_uri = format!("{}/docs/oauth2-redirect", app.base);
+    let good = [
+        ("response_type", "token"),
+        ("client_id", "protected-api-web"),
+        ("redirect_uri", redirect_uri.as_str()),
+    ];
+    let bad = [
+        ("response_type", "token"),
+        ("client_id", "protected-api-web"),
+        ("redirect_uri", "https://evil.example/cb"),
+    ];
+    for (params, status) in [(&good, 200), (&bad, 400)] {
+        let page = no_redirects()
+            .get(format!("{}/authorize", app.base))
+            .query(params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), status);
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
+        let policy = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    }
+    // The page a failed sign-in answers with is the same form: framed or not, it must not show.
+    sign_up(&app, "framed", PASSWORD).await;
+    let failed = authorize(&app, &no_redirects(), &good, "framed", "wrong password").await;
+    assert_eq!(failed.status(), 401);
+    assert_eq!(failed.headers()["x-frame-options"], "DENY");
+}
+
+async fn csrf_cookie(app: &TestApp, public_base: &str) -> String {
+    let redirect_uri = format!("{public_base}/docs/oauth2-redirect");
+    let page = no_redirects()
+        .get(format!("{}/authorize", app.base))
+        .query(&[
+            ("response_type", "token"),
+            ("client_id", "protected-api-web"),
+            ("redirect_uri", redirect_uri.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    page.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|cookie| cookie.starts_with("authorize_csrf="))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_login_form_cookie_is_secure_when_the_public_url_is_https() {
+    let app = TestApp::local(&[("SERVER_PUBLIC_URL", "https://api.example.com")]).await;
+    let cookie = csrf_cookie(&app, "https://api.example.com").await;
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+
+    let plain = TestApp::local(&[]).await;
+    let cookie = csrf_cookie(&plain, &plain.base).await;
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http cannot keep it: {cookie}"
+    );
+}
+
+#[tokio::test]
+async fn authorize_redirects_only_to_a_registered_uri_exactly_as_written() {
+    let app = TestApp::local(&[]).await;
+    let registered = format!("{}/docs/oauth2-redirect", app.base);
+    let authority = app.base.trim_start_matches("http://");
+    let near_misses = [
+        format!("{registered}/"),
+        format!("{registered}?next=https://evil.example"),
+        format!("{registered}#x"),
+        format!("{registered}/../../evil"),
+        format!("{registered}%2F..%2F..%2Fevil"),
+        format!("{registered}\\@evil.example"),
+        format!("{registered}%0D%0ALocation:%20https://evil.example"),
+        format!("http://evil.example@{authority}/docs/oauth2-redirect"),
+        format!("http://{authority}@evil.example/docs/oauth2-redirect"),
+        format!("HTTP://{authority}/docs/oauth2-redirect"),
+        format!("//{authority}/docs/oauth2-redirect"),
+        "/docs/oauth2-redirect".to_owned(),
+        "https://evil.example/docs/oauth2-redirect".to_owned(),
+    ];
+    for redirect_uri in near_misses {
+        let response = no_redirects()
+            .get(format!("{}/authorize", app.base))
+            .query(&[
+                ("response_type", "token"),
+                ("client_id", "protected-api-web"),
+                ("redirect_uri", redirect_uri.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{redirect_uri}");
+        assert!(
+            response.headers().get("location").is_none(),
+            "{redirect_uri}"
+        );
+    }
+}
