@@ -108,7 +108,7 @@ impl AppState {
                 KeyStore::remote(uri.clone(), http.clone(), ttl, min_refresh)
             }
             KeySource::Discover(issuer_url) => {
-                let found = Discovery::new(&spec.issuer, issuer_url, http.clone());
+                let found = Discovery::new(&spec.issuer, issuer_url, http.clone(), min_refresh);
                 tokio::spawn(found.clone().check_at_start());
                 discovery = Some(found.clone());
                 KeyStore::discovered(found, http.clone(), ttl, min_refresh)

@@ -2,6 +2,7 @@
 //! lazily and cached; a document naming another issuer is refused and reported.
 
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -50,13 +51,19 @@ struct Inner {
     document: RwLock<Option<Arc<DiscoveryDocument>>>,
     /// Set by a document that names another issuer, cleared by one that names ours.
     mismatch: RwLock<Option<IssuerMismatch>>,
+    /// The last failed fetch and why: no new fetch before `retry_after` has passed, so pages that
+    /// consult the document (`/login`, `/docs`, `/api/user`) cannot turn an outage or a
+    /// misconfiguration into one request to the provider each.
+    failure: RwLock<Option<(Instant, String)>>,
+    retry_after: Duration,
     fetching: Mutex<()>,
 }
 
 impl Discovery {
     /// Discovery for `issuer`, the configured string as written (tokens' `iss` must equal it), whose
     /// parsed form is `issuer_url`. The document lives under `issuer` + `/.well-known/openid-configuration`.
-    pub fn new(issuer: &str, issuer_url: &Url, http: HttpFetcher) -> Self {
+    /// After a failed fetch, the next one waits `retry_after` (`[AUTH] JWKS_MIN_REFRESH`).
+    pub fn new(issuer: &str, issuer_url: &Url, http: HttpFetcher, retry_after: Duration) -> Self {
         let base = issuer_url.as_str().trim_end_matches('/');
         let url = Url::parse(&format!("{base}/.well-known/openid-configuration"))
             .unwrap_or_else(|_| issuer_url.clone());
@@ -67,6 +74,8 @@ impl Discovery {
                 http,
                 document: RwLock::new(None),
                 mismatch: RwLock::new(None),
+                failure: RwLock::new(None),
+                retry_after,
                 fetching: Mutex::new(()),
             }),
         }
@@ -111,7 +120,8 @@ impl Discovery {
     /// The document, fetched now if it has not been yet.
     ///
     /// # Errors
-    /// When it cannot be fetched, does not parse, names another issuer, or points at plain-http keys.
+    /// When it cannot be fetched, does not parse, names another issuer, or points at plain-http keys;
+    /// [`FetchError::RecentlyFailed`] without asking again while the last failure is recent.
     pub async fn document(&self) -> Result<Arc<DiscoveryDocument>, FetchError> {
         if let Some(document) = self.cached() {
             return Ok(document);
@@ -120,6 +130,43 @@ impl Discovery {
         if let Some(document) = self.cached() {
             return Ok(document);
         }
+        // Checked under the lock, so requests that queued behind a failing fetch do not each
+        // repeat it.
+        self.recent_failure()?;
+        let document = match self.fetch().await {
+            Ok(document) => document,
+            Err(error) => {
+                if let Ok(mut slot) = self.inner.failure.write() {
+                    *slot = Some((Instant::now(), error.to_string()));
+                }
+                return Err(error);
+            }
+        };
+        if let Ok(mut slot) = self.inner.failure.write() {
+            *slot = None;
+        }
+        let document = Arc::new(document);
+        if let Ok(mut slot) = self.inner.document.write() {
+            *slot = Some(document.clone());
+        }
+        tracing::info!(jwks_uri = %document.jwks_uri, "OpenID discovery document loaded");
+        Ok(document)
+    }
+
+    fn recent_failure(&self) -> Result<(), FetchError> {
+        let failure = self.inner.failure.read().ok().and_then(|slot| slot.clone());
+        match failure {
+            Some((at, problem)) if at.elapsed() < self.inner.retry_after => {
+                Err(FetchError::RecentlyFailed {
+                    url: self.inner.url.clone(),
+                    problem,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn fetch(&self) -> Result<DiscoveryDocument, FetchError> {
         let (document, _) = self
             .inner
             .http
@@ -127,11 +174,6 @@ impl Discovery {
             .await?;
         self.check_issuer(&document)?;
         self.check(&document)?;
-        let document = Arc::new(document);
-        if let Ok(mut slot) = self.inner.document.write() {
-            *slot = Some(document.clone());
-        }
-        tracing::info!(jwks_uri = %document.jwks_uri, "OpenID discovery document loaded");
         Ok(document)
     }
 

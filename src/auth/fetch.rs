@@ -44,6 +44,14 @@ pub enum FetchError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The last fetch failed a moment ago; not asked again yet.
+    #[error("{url} failed a moment ago, not asked again yet: {problem}")]
+    RecentlyFailed {
+        /// Where the failed request went.
+        url: Url,
+        /// Why it failed.
+        problem: String,
+    },
 }
 
 /// A document and how long its server says it may be cached.

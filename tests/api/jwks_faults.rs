@@ -184,6 +184,33 @@ async fn readyz_names_both_issuers_when_discovery_differs_by_a_trailing_slash() 
 }
 
 #[tokio::test]
+async fn a_refused_discovery_document_is_not_fetched_again_for_every_page_view() {
+    let idp = MockIdp::start().await;
+    let discovered = format!("{}/", idp.issuer());
+    idp.discovery_names_issuer(&discovered);
+    let app = app_with(idp, &[]).await;
+    let token = app.idp().token().sign();
+    // 60 requests at once to the pages that consult the document, as a crawler or a retrying
+    // client would send them while the configuration is wrong.
+    let requests = (0..20).flat_map(|_| {
+        [
+            app.get("/readyz").send(),
+            app.get("/openapi.json").send(),
+            app.get("/api/private").bearer_auth(&token).send(),
+        ]
+    });
+    for response in futures_util::future::join_all(requests).await {
+        let status = response.unwrap().status();
+        assert!(status == 200 || status == 503, "{status}");
+    }
+    assert_eq!(
+        app.idp().discovery_fetches(),
+        1,
+        "one fetch, then no other within JWKS_MIN_REFRESH"
+    );
+}
+
+#[tokio::test]
 #[cfg(unix)]
 async fn the_binary_logs_both_issuers_at_start_when_discovery_differs() {
     use tokio::io::{AsyncBufReadExt, BufReader};
