@@ -51,11 +51,14 @@ impl Validations {
         )
     }
 
-    /// The rules for a token signed with `alg`, when `alg` is allowed.
-    fn get(&self, alg: Algorithm) -> Option<&Validation> {
+    /// The header's `alg` and the rules for it. RFC 8725 §3.1: only the configured algorithms; `none`
+    /// and HMAC never pass because the configuration cannot list them.
+    fn for_alg(&self, name: &str) -> Result<(Algorithm, &Validation), TokenError> {
+        let alg = Algorithm::from_str(name).map_err(|_| TokenError::AlgorithmNotAllowed(None))?;
         self.0
             .iter()
-            .find_map(|(allowed, validation)| (*allowed == alg).then_some(validation))
+            .find_map(|(allowed, validation)| (*allowed == alg).then_some((alg, validation)))
+            .ok_or(TokenError::AlgorithmNotAllowed(Some(alg)))
     }
 }
 
@@ -202,10 +205,7 @@ impl Verifier {
                 .ok_or(TokenError::AudienceMismatch)?,
         };
         let header = read_header(token)?;
-        let alg = self.allowed_algorithm(&header.alg)?;
-        let validation = validations
-            .get(alg)
-            .ok_or(TokenError::AlgorithmNotAllowed(Some(alg)))?;
+        let (alg, validation) = validations.for_alg(&header.alg)?;
         if header.crit.is_some() {
             // We implement no JWS extension, so any critical one must be refused (RFC 7515 §4.1.11).
             return Err(TokenError::UnsupportedCritical.into());
@@ -253,17 +253,6 @@ impl Verifier {
             &self.inner.spec.scope_claim,
             &self.inner.spec.permissions_claim,
         ))
-    }
-
-    /// RFC 8725 §3.1: only the configured algorithms; `none` and HMAC never pass because the
-    /// configuration cannot list them.
-    fn allowed_algorithm(&self, name: &str) -> Result<Algorithm, TokenError> {
-        let alg = Algorithm::from_str(name).map_err(|_| TokenError::AlgorithmNotAllowed(None))?;
-        if self.inner.spec.algorithms.contains(&alg) {
-            Ok(alg)
-        } else {
-            Err(TokenError::AlgorithmNotAllowed(Some(alg)))
-        }
     }
 }
 
