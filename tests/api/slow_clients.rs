@@ -1,5 +1,5 @@
-//! Slow and idle clients, as a slowloris attack sends them: the header-read timeout closes them, the
-//! connection cap bounds them, and a graceful shutdown ends at its deadline whatever they do.
+//! Slow and idle clients, as a slowloris attack sends them: the header-read and write timeouts close
+//! them, the connection cap bounds them, and a graceful shutdown ends at its deadline whatever they do.
 
 use std::io;
 use std::net::SocketAddr;
@@ -122,6 +122,29 @@ async fn connections_that_never_send_a_byte_are_closed_after_the_header_timeout(
         closed, 50,
         "silent connections the server still held after {PATIENCE:?}"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_pipelines_requests_and_never_reads_is_closed_after_the_write_timeout() {
+    // One slot: while the reader-less client holds it, nobody else is served.
+    let app = Served::start(limits(1, 1, 25), Router::new()).await;
+    let mut greedy = TcpStream::connect(app.addr).await.unwrap();
+    // Far more response bytes (3,000 OpenAPI documents) than the socket buffers on both ends hold,
+    // so the server's writes stall once they are full.
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(3000);
+    // Bounded: once the server stops reading, this write would wait too.
+    let _ = tokio::time::timeout(PATIENCE, greedy.write_all(&request)).await;
+
+    // Served once the write timeout (1 s) closes the greedy connection; without it, never.
+    let response = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.http.get(app.url("/healthz")).send(),
+    )
+    .await
+    .expect("/healthz is served while a client that never reads holds the only slot")
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    drop(greedy);
 }
 
 #[tokio::test]
