@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +12,7 @@ use protected_api::testing::MockIdp;
 use protected_api::{AppState, ServerLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// A request whose headers never end: no blank line after them.
@@ -170,25 +171,45 @@ async fn connections_past_the_cap_wait_until_one_closes() {
 
 #[tokio::test]
 async fn shutdown_finishes_in_flight_requests_then_closes_held_connections_at_its_deadline() {
+    // The handler says when it has started, then waits to be released: no sleep guesses when.
+    let started = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
     let slow = Router::new().route(
         "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            "done"
+        get({
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            || async move {
+                started.notify_one();
+                release.notified().await;
+                "done"
+            }
         }),
     );
-    let mut app = Served::start(limits(60, 100, 2), slow).await;
+    let mut app = Served::start(limits(60, 100, 3), slow).await;
     let held = app.half_sent(5).await;
     let in_flight = tokio::spawn(app.http.get(app.url("/slow")).send());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::timeout(PATIENCE, started.notified())
+        .await
+        .expect("/slow started");
 
     app.stop.take().unwrap().send(()).unwrap();
+    // Then new connections are refused. Until the loop has seen the signal one may still be accepted,
+    // or reset as the listener closes, so this retries (bounded) rather than guessing a delay.
+    tokio::time::timeout(PATIENCE, async {
+        while !TcpStream::connect(app.addr)
+            .await
+            .is_err_and(|error| error.kind() == io::ErrorKind::ConnectionRefused)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("new connections are refused after the shutdown signal");
+    // The request in flight when the signal came is still answered.
+    release.notify_one();
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "done");
-    // No new connection is accepted while the held ones run out their time.
-    let refused = TcpStream::connect(app.addr).await.unwrap_err();
-    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
 
     tokio::time::timeout(PATIENCE, &mut app.server)
         .await
