@@ -136,9 +136,10 @@ async fn a_client_that_pipelines_requests_and_never_reads_is_closed_after_the_wr
     // Bounded: once the server stops reading, this write would wait too.
     let _ = tokio::time::timeout(PATIENCE, greedy.write_all(&request)).await;
 
-    // Served once the write timeout (1 s) closes the greedy connection; without it, never.
+    // Served once the write timeout (1 s) closes the greedy connection, well within 10 s even on a
+    // loaded machine; without it, never.
     let response = tokio::time::timeout(
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         app.http.get(app.url("/healthz")).send(),
     )
     .await
