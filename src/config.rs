@@ -578,9 +578,11 @@ impl RawSettings {
     fn server_limits(&self) -> Result<ServerLimits, ConfigError> {
         let default = ServerLimits::default();
         let limits = ServerLimits {
-            header_timeout: self.seconds_or(
+            // Zero would close every connection before its first request.
+            header_timeout: self.seconds_up_to_a_day(
                 "SERVER",
                 "HEADER_TIMEOUT",
+                1,
                 default.header_timeout.as_secs(),
             )?,
             max_connections: self.parse_or(
@@ -589,20 +591,14 @@ impl RawSettings {
                 "a number of connections",
                 default.max_connections,
             )?,
-            shutdown_timeout: self.seconds_or(
+            shutdown_timeout: self.seconds_up_to_a_day(
                 "SERVER",
                 "SHUTDOWN_TIMEOUT",
+                0,
                 default.shutdown_timeout.as_secs(),
             )?,
         };
-        // Zero would close every connection before its first request, or accept none.
-        if limits.header_timeout.is_zero() {
-            return Err(ConfigError::key(
-                "SERVER",
-                "HEADER_TIMEOUT",
-                "must be at least 1",
-            ));
-        }
+        // Zero would accept no connection at all.
         if limits.max_connections == 0 {
             return Err(ConfigError::key(
                 "SERVER",
@@ -611,6 +607,29 @@ impl RawSettings {
             ));
         }
         Ok(limits)
+    }
+
+    /// A whole number of seconds from `min` to one day, or `default` when unset.
+    ///
+    /// The server adds its timeouts to a clock reading (hyper's header timer, the write timer), which
+    /// panics past the clock's range; a day is far more than any client needs, and far from that.
+    fn seconds_up_to_a_day(
+        &self,
+        section: &str,
+        key: &str,
+        min: u64,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        const DAY: u64 = 24 * 60 * 60;
+        let seconds = self.seconds_or(section, key, default)?.as_secs();
+        if !(min..=DAY).contains(&seconds) {
+            return Err(ConfigError::key(
+                section,
+                key,
+                format!("must be from {min} to {DAY} seconds (1 day), got {seconds}"),
+            ));
+        }
+        Ok(Duration::from_secs(seconds))
     }
 
     fn auth(&self) -> Result<AuthSettings, ConfigError> {
@@ -841,10 +860,44 @@ mod tests {
         );
         assert_eq!(settings.server.limits.max_connections, 64);
         assert_eq!(settings.server.limits.shutdown_timeout, Duration::ZERO);
-        for key in ["SERVER_HEADER_TIMEOUT", "SERVER_MAX_CONNECTIONS"] {
-            let error = Settings::from_pairs([(key, "0")]).unwrap_err();
-            assert!(error.to_string().ends_with("must be at least 1"), "{error}");
+        let error = Settings::from_pairs([("SERVER_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert!(error.to_string().ends_with("must be at least 1"), "{error}");
+    }
+
+    #[test]
+    fn server_timeouts_past_a_day_are_refused_before_they_overflow_a_clock() {
+        for (key, value, range) in [
+            ("SERVER_HEADER_TIMEOUT", "0", "1 to 86400"),
+            ("SERVER_HEADER_TIMEOUT", "86401", "1 to 86400"),
+            (
+                "SERVER_HEADER_TIMEOUT",
+                "18446744073709551615",
+                "1 to 86400",
+            ),
+            (
+                "SERVER_SHUTDOWN_TIMEOUT",
+                "18446744073709551615",
+                "0 to 86400",
+            ),
+        ] {
+            let error = Settings::from_pairs([(key, value)])
+                .unwrap_err()
+                .to_string();
+            let name = key.replacen('_', "] ", 1);
+            assert_eq!(
+                error,
+                format!("[{name}: must be from {range} seconds (1 day), got {value}")
+            );
         }
+        let settings = Settings::from_pairs([
+            ("SERVER_HEADER_TIMEOUT", "86400"),
+            ("SERVER_SHUTDOWN_TIMEOUT", "86400"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.server.limits.header_timeout,
+            Duration::from_secs(86400)
+        );
     }
 
     #[test]

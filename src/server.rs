@@ -1,10 +1,11 @@
-//! The connection loop: HTTP/1.1 over hyper with a header-read timeout, a connection cap and a graceful
-//! shutdown that ends after a bounded time, so slow or idle clients cannot hold the server.
+//! The connection loop: HTTP/1.1 over hyper with a header-read timeout, a write timeout, a connection
+//! cap and a graceful shutdown that ends after a bounded time, so slow or idle clients cannot hold the
+//! server.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio_io_timeout::TimeoutStream;
 use tower::Service;
 
 /// How long and how many connections the server holds (`[SERVER] HEADER_TIMEOUT`, `MAX_CONNECTIONS`,
@@ -25,6 +27,11 @@ pub struct ServerLimits {
     /// Longest wait for a request's headers, counted from the connection's start or from the previous
     /// response; then the connection is closed. This is also how long an idle keep-alive connection
     /// is kept (hyper starts the same timer while it waits for the next request).
+    ///
+    /// It is also the write timeout: a client that accepts no response bytes for this long (its
+    /// receive window stays full) is disconnected. Without it, a client that pipelines requests and
+    /// never reads would hold its connection forever, since hyper waits on the write and never starts
+    /// the header timer again.
     pub header_timeout: Duration,
     /// Most connections served at once. Further ones are not accepted until one closes: they wait in
     /// the kernel's listen backlog, and once that is full the kernel drops new connection attempts.
@@ -105,7 +112,10 @@ pub async fn serve_with(
             Ok(service) => TowerToHyperService::new(service),
             Err(never) => match never {},
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection = graceful.watch(http.serve_connection(
+            TokioIo::new(with_write_timeout(stream, limits.header_timeout)),
+            service,
+        ));
         connections.spawn(async move {
             if let Err(error) = connection.await {
                 // Header timeouts, resets and malformed requests end here: the client's doing.
@@ -129,6 +139,15 @@ pub async fn serve_with(
     }
     connections.shutdown().await;
     Ok(())
+}
+
+/// `stream`, whose writes fail with `TimedOut` once one has waited `timeout` for the client to make
+/// room. hyper has a timer for reading headers but none for writing, and tower's `TimeoutLayer`
+/// covers only the handler; this is what ends a connection whose client stopped reading.
+fn with_write_timeout(stream: TcpStream, timeout: Duration) -> Pin<Box<TimeoutStream<TcpStream>>> {
+    let mut stream = TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(timeout));
+    Box::pin(stream) // its timer is `!Unpin`; `TokioIo` needs `Unpin`
 }
 
 /// The next connection, once a slot under the cap is free. Waiting here, rather than accepting and

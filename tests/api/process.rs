@@ -85,6 +85,8 @@ impl Drop for Service {
 #[cfg(unix)]
 fn the_binary_serves_and_stops_gracefully_on_sigterm() {
     let mut service = Service::start(&[]);
+    // An answer, not a delay, says the SIGTERM handler is in place: the loop installs it before it
+    // accepts its first connection.
     assert_eq!(status_of(&format!("http://{}/healthz", service.addr)), 200);
     // First start: the client credentials were generated. The secret is in the file, not the log.
     let client: serde_json::Value =
@@ -124,6 +126,8 @@ fn the_binary_stops_within_the_shutdown_timeout_while_clients_hold_half_sent_req
             stream
         })
         .collect();
+    // Connections are accepted in order, so this answer also says the 50 are held (and, as above,
+    // that SIGTERM is handled) without guessing a delay.
     assert_eq!(status_of(&format!("http://{}/healthz", service.addr)), 200);
 
     service.terminate();

@@ -1,8 +1,9 @@
-//! Slow and idle clients, as a slowloris attack sends them: the header-read timeout closes them, the
-//! connection cap bounds them, and a graceful shutdown ends at its deadline whatever they do.
+//! Slow and idle clients, as a slowloris attack sends them: the header-read and write timeouts close
+//! them, the connection cap bounds them, and a graceful shutdown ends at its deadline whatever they do.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +12,7 @@ use protected_api::testing::MockIdp;
 use protected_api::{AppState, ServerLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// A request whose headers never end: no blank line after them.
@@ -125,6 +126,30 @@ async fn connections_that_never_send_a_byte_are_closed_after_the_header_timeout(
 }
 
 #[tokio::test]
+async fn a_client_that_pipelines_requests_and_never_reads_is_closed_after_the_write_timeout() {
+    // One slot: while the reader-less client holds it, nobody else is served.
+    let app = Served::start(limits(1, 1, 25), Router::new()).await;
+    let mut greedy = TcpStream::connect(app.addr).await.unwrap();
+    // Far more response bytes (3,000 OpenAPI documents) than the socket buffers on both ends hold,
+    // so the server's writes stall once they are full.
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(3000);
+    // Bounded: once the server stops reading, this write would wait too.
+    let _ = tokio::time::timeout(PATIENCE, greedy.write_all(&request)).await;
+
+    // Served once the write timeout (1 s) closes the greedy connection, well within 10 s even on a
+    // loaded machine; without it, never.
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        app.http.get(app.url("/healthz")).send(),
+    )
+    .await
+    .expect("/healthz is served while a client that never reads holds the only slot")
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    drop(greedy);
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_wait_until_one_closes() {
     let app = Served::start(limits(60, 2, 25), Router::new()).await;
     let mut held = app.half_sent(2).await;
@@ -147,25 +172,45 @@ async fn connections_past_the_cap_wait_until_one_closes() {
 
 #[tokio::test]
 async fn shutdown_finishes_in_flight_requests_then_closes_held_connections_at_its_deadline() {
+    // The handler says when it has started, then waits to be released: no sleep guesses when.
+    let started = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
     let slow = Router::new().route(
         "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            "done"
+        get({
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            || async move {
+                started.notify_one();
+                release.notified().await;
+                "done"
+            }
         }),
     );
-    let mut app = Served::start(limits(60, 100, 2), slow).await;
+    let mut app = Served::start(limits(60, 100, 3), slow).await;
     let held = app.half_sent(5).await;
     let in_flight = tokio::spawn(app.http.get(app.url("/slow")).send());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::timeout(PATIENCE, started.notified())
+        .await
+        .expect("/slow started");
 
     app.stop.take().unwrap().send(()).unwrap();
+    // Then new connections are refused. Until the loop has seen the signal one may still be accepted,
+    // or reset as the listener closes, so this retries (bounded) rather than guessing a delay.
+    tokio::time::timeout(PATIENCE, async {
+        while !TcpStream::connect(app.addr)
+            .await
+            .is_err_and(|error| error.kind() == io::ErrorKind::ConnectionRefused)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("new connections are refused after the shutdown signal");
+    // The request in flight when the signal came is still answered.
+    release.notify_one();
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "done");
-    // No new connection is accepted while the held ones run out their time.
-    let refused = TcpStream::connect(app.addr).await.unwrap_err();
-    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
 
     tokio::time::timeout(PATIENCE, &mut app.server)
         .await
