@@ -32,6 +32,32 @@ async fn browser_login(app: &TestApp, username: &str, raw_next: &str) -> reqwest
     browser.get(&callback).send().await.unwrap()
 }
 
+/// The `next` that `/login?next=RAW` keeps in its flow cookie for the callback.
+async fn kept_next(app: &TestApp, raw_next: &str) -> String {
+    let login = no_redirects()
+        .get(format!("{}/login?next={raw_next}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let flow = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .find_map(|cookie| cookie.strip_prefix("login_flow="))
+        .unwrap();
+    // The cookie value is percent-encoded once more around the form-encoded flow.
+    let flow = percent_encoding::percent_decode_str(flow.split(';').next().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    url::form_urlencoded::parse(flow.as_bytes())
+        .find(|(name, _)| name == "next")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
 /// Where a browser goes with `location`: parsed as WHATWG URL against the service's base.
 fn resolved(app: &TestApp, location: &str) -> Url {
     Url::parse(&app.base).unwrap().join(location).unwrap()
@@ -58,11 +84,17 @@ async fn hostile_next_targets_end_on_this_origin_after_login_and_never_in_a_5xx(
         "https:evil.example",
         "///evil.example/x",
         "/%2F/evil.example/x",
+        "/.//evil.example/x", // resolves to the path `//evil.example/x`: scheme-relative alone
+        "/..//evil.example/x",
+        "/%2e//evil.example/x", // `%2e` is a `.` segment to the URL parser
+        "x/..//evil.example/x",
         "javascript:alert(document.domain)",
         "data:text/html,hi",
         "",
     ];
     for raw in hostile {
+        // Refused on the way in, not only by the callback's second look.
+        assert_eq!(kept_next(&app, raw).await, "/api/user", "next={raw:?}");
         let answer = browser_login(&app, "victim", raw).await;
         assert_eq!(answer.status(), 303, "next={raw:?}");
         let location = answer.headers()["location"].to_str().unwrap().to_owned();
