@@ -3,7 +3,7 @@
 
 mod authorize;
 mod client;
-mod files;
+pub(crate) mod files;
 mod key;
 pub mod routes;
 pub mod token;
