@@ -5,6 +5,7 @@ mod authorize;
 mod client;
 pub(crate) mod files;
 mod key;
+pub mod login;
 pub mod routes;
 pub mod token;
 pub mod userinfo;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::routes::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
 use crate::error::ErrorBody;
@@ -121,6 +122,18 @@ impl OAuthError {
             "too many logins at once; try again shortly",
         );
         error.retry_after = Some(RETRY_AFTER_SECS);
+        error
+    }
+
+    /// This address's logins in progress fill its allowance; they may all succeed, so it is asked to
+    /// come back in a second rather than given the failures' back-off.
+    fn too_many_at_once() -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many logins at once from this address; try again shortly",
+        );
+        error.retry_after = Some(IN_FLIGHT_RETRY.as_secs());
         error
     }
 
@@ -254,22 +267,24 @@ async fn password(
             "username and password are required",
         ));
     };
-    if let Err(wait) = state.failures.begin(peer.ip()) {
-        return Err(OAuthError::slow_down(wait.as_secs()));
-    }
-    let outcome = state.accounts.log_in(username, password).await;
-    if !matches!(outcome, Err(LoginError::Invalid)) {
-        state.failures.forgive(peer.ip());
-    }
+    let outcome = state
+        .failures
+        .log_in(&state.accounts, peer.ip(), username, password)
+        .await;
     let account = match outcome {
         Ok(account) => account,
         // Never say whether the user or the password was wrong.
-        Err(LoginError::Invalid) => {
+        Err(LoginRefused::Account(LoginError::Invalid)) => {
             return Err(OAuthError::invalid_grant("invalid username or password"));
         }
-        Err(LoginError::Locked(wait)) => return Err(OAuthError::slow_down(wait.as_secs())),
-        Err(LoginError::Busy(_)) => return Err(OAuthError::busy()),
-        Err(LoginError::Database(error)) => return Err(OAuthError::server_error(&error)),
+        Err(
+            LoginRefused::AddressLocked(wait) | LoginRefused::Account(LoginError::Locked(wait)),
+        ) => return Err(OAuthError::slow_down(wait.as_secs())),
+        Err(LoginRefused::AddressBusy) => return Err(OAuthError::too_many_at_once()),
+        Err(LoginRefused::Account(LoginError::Busy(_))) => return Err(OAuthError::busy()),
+        Err(LoginRefused::Account(LoginError::Database(error))) => {
+            return Err(OAuthError::server_error(&error));
+        }
     };
     let scopes = user_scopes(state, request.scope.as_deref())?;
     let grant = user_grant(&account, WEB_CLIENT_ID, scopes);

@@ -311,7 +311,7 @@ fn cookie(
     let mut cookie = Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.settings.server.public_url.scheme() == "https")
+        .secure(state.settings.server.secure_cookies())
         .path(path)
         .build();
     if let Some(seconds) = max_age {
