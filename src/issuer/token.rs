@@ -183,7 +183,7 @@ fn no_store() -> [(HeaderName, &'static str); 2] {
         (status = 200, description = "Token issued", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target", body = ErrorBody),
         (status = 401, description = "invalid_client", body = ErrorBody),
-        (status = 429, description = "slow_down: too many failed logins from this address or for this account", body = ErrorBody),
+        (status = 429, description = "slow_down: too many failed logins from this address or for this account (see Retry-After), or too many logins in progress from this address (Retry-After: 1)", body = ErrorBody),
         (status = 503, description = "temporarily_unavailable: too many logins at once; see Retry-After", body = ErrorBody),
     ))]
 pub async fn token(
