@@ -189,6 +189,13 @@ impl ServerSettings {
     pub fn public_base(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_owned()
     }
+
+    /// Whether cookies get `Secure`: when browsers reach the service over https (`public_url`), so a
+    /// network attacker can neither read nor plant them over plain http. Every cookie the service
+    /// sets follows this one rule.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
 }
 
 /// `[AUTH]`: rules every provider shares.

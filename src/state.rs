@@ -187,5 +187,6 @@ fn local_issuer_state(
         verifier,
         accounts,
         failures: crate::issuer::routes::FailedLogins::default(),
+        secure_cookies: settings.server.secure_cookies(),
     })
 }

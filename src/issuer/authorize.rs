@@ -3,8 +3,7 @@
 //! Swagger UI's FastAPI integrations use). Redirect URIs must match a registered one exactly; the form is
 //! protected against CSRF with a double-submit cookie; failed logins back off per account and address.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{
@@ -16,10 +15,10 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use moka::sync::Cache;
 use serde::Deserialize;
 use url::Url;
 
+use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::routes::IssuerState;
 use super::token::{user_grant, user_scopes};
 use super::{CodeGrant, WEB_CLIENT_ID};
@@ -27,58 +26,7 @@ use crate::extract::{Form, Query};
 use crate::store::LoginError;
 use crate::store::passwords::RETRY_AFTER_SECS;
 
-/// Failed logins from one address allowed within [`FAILURE_WINDOW`] before it must wait.
-const FAILURES_PER_ADDRESS: u64 = 20;
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const CSRF_COOKIE: &str = "authorize_csrf";
-
-/// Failed logins per client address (in this process; per-account counts live in the database).
-///
-/// An attempt is counted when it starts, atomically (moka's per-key `and_upsert_with`), and given back
-/// when it turns out not to be a wrong password: parallel guesses each see the others, so an address
-/// never has more than [`FAILURES_PER_ADDRESS`] failures and checks in flight together. A request
-/// dropped mid-check (the client hung up) stays counted: an attempt is a failure until shown otherwise.
-#[derive(Debug, Clone)]
-pub struct FailedLogins(Cache<IpAddr, u64>);
-
-impl Default for FailedLogins {
-    fn default() -> Self {
-        Self(
-            Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(FAILURE_WINDOW)
-                .build(),
-        )
-    }
-}
-
-impl FailedLogins {
-    /// Counts an attempt from `ip` before its password is checked, as a failure until
-    /// [`FailedLogins::forgive`] says otherwise.
-    ///
-    /// # Errors
-    /// How long `ip` must wait, when it failed too often; that attempt is not counted.
-    pub fn begin(&self, ip: IpAddr) -> Result<(), Duration> {
-        let counted = self
-            .0
-            .entry(ip)
-            .and_upsert_with(|entry| entry.map_or(1, |entry| entry.into_value().saturating_add(1)))
-            .into_value();
-        if counted > FAILURES_PER_ADDRESS {
-            self.forgive(ip);
-            return Err(FAILURE_WINDOW);
-        }
-        Ok(())
-    }
-
-    /// Takes back an attempt [`FailedLogins::begin`] counted: it succeeded, or never checked a
-    /// password (the account was locked, the server busy).
-    pub fn forgive(&self, ip: IpAddr) {
-        self.0
-            .entry(ip)
-            .and_upsert_with(|entry| entry.map_or(0, |entry| entry.into_value().saturating_sub(1)));
-    }
-}
 
 /// The authorization request (RFC 6749 §4.1.1 / §4.2.1), carried through the form as hidden fields.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -204,12 +152,12 @@ pub(super) async fn form(
         }
         Verdict::Proceed(_) => {
             let csrf = random_token();
-            // Secure when the form is served over https (the issuer's URL, PUBLIC_URL by default), like
-            // the session cookies: a network attacker must not read or plant it over plain http.
+            // Secure by the same rule as the session cookies (PUBLIC_URL's scheme): the form is served
+            // where browsers reach the service, whatever the issuer's name.
             let cookie = Cookie::build((CSRF_COOKIE, csrf.clone()))
                 .http_only(true)
                 .same_site(SameSite::Strict)
-                .secure(state.issuer.issuer().starts_with("https://"))
+                .secure(state.secure_cookies)
                 .path("/authorize")
                 .build();
             (
@@ -264,30 +212,34 @@ pub(super) async fn submit(
         }
         page
     };
-    if let Err(wait) = state.failures.begin(peer.ip()) {
-        return retry(
-            "Too many failed sign-ins from this address. Try again later.",
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(wait.as_secs()),
-        );
-    }
     let outcome = state
-        .accounts
-        .log_in(&login.username, &login.password)
+        .failures
+        .log_in(&state.accounts, peer.ip(), &login.username, &login.password)
         .await;
-    if !matches!(outcome, Err(LoginError::Invalid)) {
-        state.failures.forgive(peer.ip());
-    }
     let account = match outcome {
         Ok(account) => account,
-        Err(LoginError::Invalid) => {
+        Err(LoginRefused::Account(LoginError::Invalid)) => {
             return retry(
                 "Invalid username or password.",
                 StatusCode::UNAUTHORIZED,
                 None,
             );
         }
-        Err(LoginError::Locked(wait)) => {
+        Err(LoginRefused::AddressLocked(wait)) => {
+            return retry(
+                "Too many failed sign-ins from this address. Try again later.",
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(wait.as_secs()),
+            );
+        }
+        Err(LoginRefused::AddressBusy) => {
+            return retry(
+                "Too many sign-ins from this address at once. Try again in a moment.",
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(IN_FLIGHT_RETRY.as_secs()),
+            );
+        }
+        Err(LoginRefused::Account(LoginError::Locked(wait))) => {
             return retry(
                 &format!(
                     "Too many failed sign-ins. Try again in {} s.",
@@ -297,14 +249,14 @@ pub(super) async fn submit(
                 Some(wait.as_secs()),
             );
         }
-        Err(LoginError::Busy(_)) => {
+        Err(LoginRefused::Account(LoginError::Busy(_))) => {
             return retry(
                 "Sign-in is busy right now. Try again in a moment.",
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(RETRY_AFTER_SECS),
             );
         }
-        Err(LoginError::Database(error)) => {
+        Err(LoginRefused::Account(LoginError::Database(error))) => {
             tracing::error!(%error, "login failed");
             return error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,

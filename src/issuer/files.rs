@@ -1,6 +1,6 @@
 //! Secrets on disk: created with mode 0600 in a 0700 directory, never world-readable.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -26,12 +26,12 @@ pub(super) fn read_private(path: &Path) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes a new file readable by its owner only, creating the parent directory (0700) if needed. Fails
-/// rather than overwrite an existing file.
+/// Opens `path` with `options`, creating its missing parent directories 0700 and the file, if
+/// `options` creates it, 0600: readable by the owner only whatever the umask.
 ///
 /// # Errors
-/// Any I/O error, including "already exists".
-pub(super) fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+/// Any I/O error.
+pub(crate) fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
@@ -39,11 +39,18 @@ pub(super) fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(dir)?;
     }
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options.open(path)
+}
+
+/// Writes a new file readable by its owner only, creating the parent directory (0700) if needed. Fails
+/// rather than overwrite an existing file.
+///
+/// # Errors
+/// Any I/O error, including "already exists".
+pub(super) fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = open_private(path, OpenOptions::new().write(true).create_new(true))?;
     file.write_all(contents)?;
     file.sync_all()
 }

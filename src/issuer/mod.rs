@@ -3,8 +3,9 @@
 
 mod authorize;
 mod client;
-mod files;
+pub(crate) mod files;
 mod key;
+pub mod login;
 pub mod routes;
 pub mod token;
 pub mod userinfo;

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-pub use super::authorize::FailedLogins;
+pub use super::login::FailedLogins;
 use super::{ClientCredentials, LocalIssuer, authorize, token, userinfo};
 use crate::auth::Verifier;
 use crate::store::AccountStore;
@@ -31,6 +31,8 @@ pub struct IssuerState {
     pub accounts: AccountStore,
     /// Per-client-address failed-login counts (password grant and login form).
     pub failures: FailedLogins,
+    /// Whether the login form's cookie gets `Secure`: [`crate::config::ServerSettings::secure_cookies`].
+    pub secure_cookies: bool,
 }
 
 impl axum::extract::FromRef<IssuerState> for Verifier {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::routes::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
 use crate::error::ErrorBody;
@@ -124,6 +125,18 @@ impl OAuthError {
         error
     }
 
+    /// This address's logins in progress fill its allowance; they may all succeed, so it is asked to
+    /// come back in a second rather than given the failures' back-off.
+    fn too_many_at_once() -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many logins at once from this address; try again shortly",
+        );
+        error.retry_after = Some(IN_FLIGHT_RETRY.as_secs());
+        error
+    }
+
     fn slow_down(seconds: u64) -> Self {
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -170,7 +183,7 @@ fn no_store() -> [(HeaderName, &'static str); 2] {
         (status = 200, description = "Token issued", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target", body = ErrorBody),
         (status = 401, description = "invalid_client", body = ErrorBody),
-        (status = 429, description = "slow_down: too many failed logins from this address or for this account", body = ErrorBody),
+        (status = 429, description = "slow_down: too many failed logins from this address or for this account (see Retry-After), or too many logins in progress from this address (Retry-After: 1)", body = ErrorBody),
         (status = 503, description = "temporarily_unavailable: too many logins at once; see Retry-After", body = ErrorBody),
     ))]
 pub async fn token(
@@ -254,22 +267,24 @@ async fn password(
             "username and password are required",
         ));
     };
-    if let Err(wait) = state.failures.begin(peer.ip()) {
-        return Err(OAuthError::slow_down(wait.as_secs()));
-    }
-    let outcome = state.accounts.log_in(username, password).await;
-    if !matches!(outcome, Err(LoginError::Invalid)) {
-        state.failures.forgive(peer.ip());
-    }
+    let outcome = state
+        .failures
+        .log_in(&state.accounts, peer.ip(), username, password)
+        .await;
     let account = match outcome {
         Ok(account) => account,
         // Never say whether the user or the password was wrong.
-        Err(LoginError::Invalid) => {
+        Err(LoginRefused::Account(LoginError::Invalid)) => {
             return Err(OAuthError::invalid_grant("invalid username or password"));
         }
-        Err(LoginError::Locked(wait)) => return Err(OAuthError::slow_down(wait.as_secs())),
-        Err(LoginError::Busy(_)) => return Err(OAuthError::busy()),
-        Err(LoginError::Database(error)) => return Err(OAuthError::server_error(&error)),
+        Err(
+            LoginRefused::AddressLocked(wait) | LoginRefused::Account(LoginError::Locked(wait)),
+        ) => return Err(OAuthError::slow_down(wait.as_secs())),
+        Err(LoginRefused::AddressBusy) => return Err(OAuthError::too_many_at_once()),
+        Err(LoginRefused::Account(LoginError::Busy(_))) => return Err(OAuthError::busy()),
+        Err(LoginRefused::Account(LoginError::Database(error))) => {
+            return Err(OAuthError::server_error(&error));
+        }
     };
     let scopes = user_scopes(state, request.scope.as_deref())?;
     let grant = user_grant(&account, WEB_CLIENT_ID, scopes);

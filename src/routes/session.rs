@@ -275,8 +275,11 @@ fn same_origin_target(public_url: &Url, next: &str) -> Option<String> {
         return None;
     }
     let target = public_url.join(next).ok()?;
-    // Opaque origins (`javascript:`, `data:`) are never equal to a tuple origin.
-    (target.origin() == public_url.origin()).then(|| target[Position::BeforePath..].to_owned())
+    // Opaque origins (`javascript:`, `data:`) are never equal to a tuple origin. A path that resolves
+    // to `//host…` (`/.//host`, `/%2e//host`, `x/..//host`) stays on this origin as a full URL, but
+    // returned alone it is a scheme-relative reference to `host` (RFC 3986 §4.2): refused too.
+    (target.origin() == public_url.origin() && !target.path().starts_with("//"))
+        .then(|| target[Position::BeforePath..].to_owned())
 }
 
 fn verify_error(error: VerifyError) -> ApiError {
@@ -308,7 +311,7 @@ fn cookie(
     let mut cookie = Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.settings.server.public_url.scheme() == "https")
+        .secure(state.settings.server.secure_cookies())
         .path(path)
         .build();
     if let Some(seconds) = max_age {
@@ -336,6 +339,8 @@ mod tests {
             ("https://api.example.com/x", "/x"),
             ("x/y", "/base/x/y"),
             ("/a b", "/a%20b"),
+            // Under the base path, the double slash is harmless: the path starts with `/base`.
+            ("x/..//evil.example", "/base//evil.example"),
         ];
         for (next, expected) in kept {
             assert_eq!(
@@ -347,6 +352,11 @@ mod tests {
         let refused = [
             "",
             "//evil.example",
+            "/.//evil.example/x",
+            "/..//evil.example",
+            "/%2e//evil.example",
+            "/%2E%2E//evil.example",
+            "../..//evil.example",
             "/\\evil.example",
             "/%5Cevil.example",
             "/%5cevil.example",

@@ -14,11 +14,12 @@ use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use utoipa::ToSchema;
 
-use super::passwords::{Busy, PasswordHashing};
+use super::passwords::{Busy, DUMMY_HASH, PasswordHashing};
 
-/// Failed logins allowed before the account is locked for a while.
+/// Failed logins after which the account waits: 1 s after this many, then twice as long after each
+/// further failure.
 const FREE_ATTEMPTS: i64 = 5;
-/// The longest lock: doubling from one second after the free attempts, capped here.
+/// The longest lock: doubling from one second, capped here.
 const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
 
 /// A stored account, without its password hash.
@@ -194,22 +195,39 @@ impl AccountStore {
     /// # Errors
     /// [`LoginError::Invalid`], [`LoginError::Locked`], [`LoginError::Busy`] or a database error.
     pub async fn log_in(&self, username: &str, password: &str) -> Result<Account, LoginError> {
-        #[derive(sqlx::FromRow)]
-        struct Counted {
-            sub: String,
-            password_hash: String,
-            failed_logins: i64,
+        let Some(counted) = self.count_attempt(username).await? else {
+            let _ = self.hashing.verify(DUMMY_HASH, password).await?;
+            return Err(LoginError::Invalid);
+        };
+        if self
+            .hashing
+            .verify(&counted.password_hash, password)
+            .await?
+        {
+            self.reset_failures(&counted).await?;
+            return self.find(&counted.sub).await?.ok_or(LoginError::Invalid);
         }
+        tracing::info!(sub = %counted.sub, failures = counted.failed_logins, "failed password login");
+        Err(LoginError::Invalid)
+    }
+
+    /// Counts a login attempt for `username` and sets the lock it earns should it fail: none for the
+    /// first [`FREE_ATTEMPTS`] - 1, then 1 s, 2 s, 4 s…; `None` for an unknown user.
+    ///
+    /// # Errors
+    /// [`LoginError::Locked`] when the account is locked (the attempt is then not counted), or a
+    /// database error.
+    async fn count_attempt(&self, username: &str) -> Result<Option<Counted>, LoginError> {
         let now = i64::try_from(get_current_timestamp()).unwrap_or(i64::MAX);
         // Timestamps are whole seconds: a lock "until second S" holds through all of second S, so a
-        // lock is never shorter than asked, however close to a second's end it began. The lock this
-        // attempt earns if it fails: none for the first FREE_ATTEMPTS, then 1 s, 2 s, 4 s… (the
-        // SET expressions read the row's values from before the update).
+        // lock is never shorter than asked, however close to a second's end it began. The SET
+        // expressions read the row's values from before the update, so `failed_logins + 1` is the
+        // count with this attempt: the FREE_ATTEMPTS-th earns 1 s, the next 2 s, 4 s…
         let counted: Option<Counted> = sqlx::query_as(
             "UPDATE accounts SET
                  failed_logins = failed_logins + 1,
-                 locked_until = CASE WHEN failed_logins + 1 > ?1
-                     THEN ?2 + min(1 << min(failed_logins - ?1, 30), ?3)
+                 locked_until = CASE WHEN failed_logins + 1 >= ?1
+                     THEN ?2 + min(1 << min(failed_logins + 1 - ?1, 30), ?3)
                      ELSE 0 END
              WHERE sub = (SELECT sub FROM accounts WHERE username = ?4 OR email = ?4
                           ORDER BY username = ?4 DESC LIMIT 1)
@@ -222,36 +240,43 @@ impl AccountStore {
         .bind(username)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(counted) = counted else {
-            let locked_until: Option<i64> = sqlx::query_scalar(
-                "SELECT locked_until FROM accounts WHERE username = ?1 OR email = ?1
-                 ORDER BY username = ?1 DESC LIMIT 1",
-            )
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
-            if let Some(locked_until) = locked_until {
-                // The row exists, so the update found it locked (the lock may have ended since).
-                return Err(LoginError::Locked(Duration::from_secs(
-                    (locked_until - now).max(0).unsigned_abs() + 1,
-                )));
-            }
-            let _ = self.hashing.verify(DUMMY_HASH, password).await?;
-            return Err(LoginError::Invalid);
-        };
-        if self
-            .hashing
-            .verify(&counted.password_hash, password)
-            .await?
-        {
-            sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE sub = ?")
-                .bind(&counted.sub)
-                .execute(&self.pool)
-                .await?;
-            return self.find(&counted.sub).await?.ok_or(LoginError::Invalid);
+        if counted.is_some() {
+            return Ok(counted);
         }
-        tracing::info!(sub = %counted.sub, failures = counted.failed_logins, "failed password login");
-        Err(LoginError::Invalid)
+        let locked_until: Option<i64> = sqlx::query_scalar(
+            "SELECT locked_until FROM accounts WHERE username = ?1 OR email = ?1
+                 ORDER BY username = ?1 DESC LIMIT 1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        match locked_until {
+            // The row exists, so the update found it locked (the lock may have ended since).
+            Some(locked_until) => Err(LoginError::Locked(Duration::from_secs(
+                (locked_until - now).max(0).unsigned_abs() + 1,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// After a success, clears the failures counted up to and including `counted`, unless another
+    /// attempt was counted since: that one is still being checked and may be a wrong guess, and
+    /// clearing would lose it. The count then stays as it is (this success in it), which can only
+    /// make the account wait sooner, never let a guess go uncounted; subtracting this attempt alone
+    /// instead would keep earlier failures after a success, against the documented rule.
+    ///
+    /// # Errors
+    /// A database error.
+    async fn reset_failures(&self, counted: &Counted) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE accounts SET failed_logins = 0, locked_until = 0
+             WHERE sub = ? AND failed_logins = ?",
+        )
+        .bind(&counted.sub)
+        .bind(counted.failed_logins)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records an authorization code as used; `false` when it already was (a replay).
@@ -274,26 +299,23 @@ impl AccountStore {
     }
 }
 
-/// An argon2 hash of a random password, checked against when the user does not exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2s0yBqRHdxTYoQuLP0X6rqwRL8ffn1p0m6Wj2pR5Prk";
+/// An account as counted by [`AccountStore::count_attempt`]: its count includes this attempt.
+#[derive(sqlx::FromRow)]
+struct Counted {
+    sub: String,
+    password_hash: String,
+    failed_logins: i64,
+}
 
 /// Creates the database file with mode 0600 (and its directory 0700) before SQLite opens it: SQLite
 /// gives `-wal` and `-shm` the mode of the database file, so all three stay private whatever the
 /// umask or the mode of a directory that already existed (a Docker volume, a `mkdir`). An existing
 /// file that others may read is made private, with a warning.
 fn prepare_private_file(path: &Path) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?;
+    crate::issuer::files::open_private(
+        path,
+        std::fs::OpenOptions::new().append(true).create(true),
+    )?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -390,17 +412,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_dummy_hash_is_a_valid_argon2_hash() {
-        assert!(argon2::password_hash::PasswordHash::new(DUMMY_HASH).is_ok());
-    }
-
     #[tokio::test]
     async fn locks_double_after_the_free_attempts_up_to_the_cap() {
         let (store, _dir) = store().await;
         store.sign_up(new("lena", "right password")).await.unwrap();
-        for (earlier_failures, lock) in [(0, 0), (4, 0), (5, 1), (7, 4), (100, MAX_LOCK.as_secs())]
-        {
+        let cases = [
+            (0, 0),
+            (3, 0),
+            (4, 1),
+            (5, 2),
+            (7, 8),
+            (100, MAX_LOCK.as_secs()),
+        ];
+        for (earlier_failures, lock) in cases {
             sqlx::query("UPDATE accounts SET failed_logins = ?, locked_until = 0")
                 .bind(earlier_failures)
                 .execute(&store.pool)
@@ -470,13 +494,42 @@ mod tests {
     async fn repeated_failures_lock_the_account_even_for_the_right_password() {
         let (store, _dir) = store().await;
         store.sign_up(new("bob", "right password")).await.unwrap();
-        for _ in 0..6 {
-            let _ = store.log_in("bob", "wrong").await;
+        for _ in 0..FREE_ATTEMPTS {
+            assert!(matches!(
+                store.log_in("bob", "wrong").await,
+                Err(LoginError::Invalid)
+            ));
         }
         assert!(matches!(
             store.log_in("bob", "right password").await,
             Err(LoginError::Locked(_))
         ));
+    }
+
+    /// `failed_logins` and `locked_until` as stored.
+    async fn stored(store: &AccountStore) -> (i64, i64) {
+        sqlx::query_as("SELECT failed_logins, locked_until FROM accounts")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_success_keeps_the_failures_counted_while_it_was_checked() {
+        let (store, _dir) = store().await;
+        store.sign_up(new("cleo", "right password")).await.unwrap();
+        store.log_in("cleo", "wrong").await.unwrap_err();
+        // A success counted, then a guess counted in parallel while the success's password is checked.
+        let success = store.count_attempt("cleo").await.unwrap().unwrap();
+        store.count_attempt("cleo").await.unwrap().unwrap();
+        store.reset_failures(&success).await.unwrap();
+        assert_eq!(stored(&store).await.0, 3, "the parallel guess is not wiped");
+        // One by one, a success resets the count, as documented.
+        let success = store.count_attempt("cleo").await.unwrap().unwrap();
+        store.reset_failures(&success).await.unwrap();
+        assert_eq!(stored(&store).await, (0, 0));
+        assert!(store.log_in("cleo", "right password").await.is_ok());
+        assert_eq!(stored(&store).await, (0, 0));
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! The login paths under attack: hostile `next=` targets through the whole browser flow, password
 //! guessing in parallel (per account and per address), and the login form inside a frame.
 
+use std::time::{Duration, Instant};
+
 use futures_util::future::join_all;
 use serde_json::Value;
 use url::Url;
@@ -32,6 +34,32 @@ async fn browser_login(app: &TestApp, username: &str, raw_next: &str) -> reqwest
     browser.get(&callback).send().await.unwrap()
 }
 
+/// The `next` that `/login?next=RAW` keeps in its flow cookie for the callback.
+async fn kept_next(app: &TestApp, raw_next: &str) -> String {
+    let login = no_redirects()
+        .get(format!("{}/login?next={raw_next}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let flow = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .find_map(|cookie| cookie.strip_prefix("login_flow="))
+        .unwrap();
+    // The cookie value is percent-encoded once more around the form-encoded flow.
+    let flow = percent_encoding::percent_decode_str(flow.split(';').next().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    url::form_urlencoded::parse(flow.as_bytes())
+        .find(|(name, _)| name == "next")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
 /// Where a browser goes with `location`: parsed as WHATWG URL against the service's base.
 fn resolved(app: &TestApp, location: &str) -> Url {
     Url::parse(&app.base).unwrap().join(location).unwrap()
@@ -58,11 +86,17 @@ async fn hostile_next_targets_end_on_this_origin_after_login_and_never_in_a_5xx(
         "https:evil.example",
         "///evil.example/x",
         "/%2F/evil.example/x",
+        "/.//evil.example/x", // resolves to the path `//evil.example/x`: scheme-relative alone
+        "/..//evil.example/x",
+        "/%2e//evil.example/x", // `%2e` is a `.` segment to the URL parser
+        "x/..//evil.example/x",
         "javascript:alert(document.domain)",
         "data:text/html,hi",
         "",
     ];
     for raw in hostile {
+        // Refused on the way in, not only by the callback's second look.
+        assert_eq!(kept_next(&app, raw).await, "/api/user", "next={raw:?}");
         let answer = browser_login(&app, "victim", raw).await;
         assert_eq!(answer.status(), 303, "next={raw:?}");
         let location = answer.headers()["location"].to_str().unwrap().to_owned();
@@ -125,23 +159,33 @@ async fn guess_in_parallel(app: &TestApp, username: &str, attempts: usize) -> Ve
 async fn parallel_guesses_are_all_counted_and_lock_the_account(attempts: usize) {
     let app = TestApp::local(&[]).await;
     sign_up(&app, "target", PASSWORD).await;
+    let started = Instant::now();
     let statuses = guess_in_parallel(&app, "target", attempts).await;
+    let took = started.elapsed();
+    // 400: checked and wrong; 429: refused (the account is locked, or this address has 20 logins in
+    // progress); 503: counted, then the hashing queue was full, which a loaded machine may answer.
     assert!(
-        statuses.iter().all(|status| [400, 429].contains(status)),
+        statuses
+            .iter()
+            .all(|status| [400, 429, 503].contains(status)),
         "{statuses:?}"
     );
-    let checked = statuses.iter().filter(|status| **status == 400).count();
+    let counted = statuses
+        .iter()
+        .filter(|status| [400, 503].contains(*status))
+        .count();
     assert_eq!(
         stored_failures(&app, "target").await,
-        i64::try_from(checked).unwrap(),
-        "every password checked is counted: {statuses:?}"
+        i64::try_from(counted).unwrap(),
+        "every attempt let through is counted: {statuses:?}"
     );
-    // Five free attempts, the sixth failure locks for 1 s; a few more only if the machine took over
-    // a second to start all of them.
-    assert!(
-        (6..=8).contains(&checked),
-        "{checked} of {attempts} guesses were checked: {statuses:?}"
-    );
+    // README: after five failures the account waits 1 s, so five are let through, the rest wait. Only
+    // a machine too slow to start every guess within that second lets one more through per lock.
+    if took < Duration::from_secs(1) {
+        assert_eq!(counted, 5, "{statuses:?}");
+    } else {
+        assert!((5..=7).contains(&counted), "{statuses:?} in {took:?}");
+    }
 
     // The documented rule: locked even for the right password, until the wait is over; then a
     // success resets the count.
@@ -155,7 +199,7 @@ async fn parallel_guesses_are_all_counted_and_lock_the_account(attempts: usize) 
     let mut outcome = 429;
     for _ in 0..3 {
         assert!(wait <= 8, "Retry-After {wait}");
-        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        tokio::time::sleep(Duration::from_secs(wait)).await;
         let response = password_grant(&app, "target", PASSWORD).await;
         outcome = response.status().as_u16();
         if outcome != 429 {
@@ -181,6 +225,15 @@ async fn fifty_parallel_guesses_for_one_account_are_all_counted_and_lock_it() {
     parallel_guesses_are_all_counted_and_lock_the_account(50).await;
 }
 
+/// `Retry-After` in seconds.
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn sixty_parallel_failures_from_one_address_are_slowed_down() {
     let app = TestApp::local(&[]).await;
@@ -190,7 +243,7 @@ async fn sixty_parallel_failures_from_one_address_are_slowed_down() {
             let response = password_grant(app, &format!("nobody-{i}"), "whatever1").await;
             let status = response.status().as_u16();
             if status == 429 || status == 503 {
-                assert!(response.headers().contains_key("retry-after"));
+                assert!(retry_after(&response) >= 1);
             }
             let body: Value = response.json().await.unwrap();
             (
@@ -200,21 +253,75 @@ async fn sixty_parallel_failures_from_one_address_are_slowed_down() {
         }
     });
     let answers = join_all(guesses).await;
-    let failed = answers.iter().filter(|(status, _)| *status == 400).count();
-    let slowed = answers.iter().filter(|(status, _)| *status == 429).count();
-    assert!(
+    let count = |wanted: u16| {
         answers
             .iter()
-            .all(|(status, _)| [400, 429, 503].contains(status)),
-        "{answers:?}"
-    );
+            .filter(|(status, _)| *status == wanted)
+            .count()
+    };
+    let (failed, slowed, busy) = (count(400), count(429), count(503));
+    assert_eq!(failed + slowed + busy, 60, "{answers:?}");
+    // 20 are let through (a 503 from a full hashing queue frees its place for another); the rest are
+    // told to slow down while those are checked.
     assert!(failed <= 20, "at most 20 failures per address: {answers:?}");
-    assert!(slowed >= 40, "{answers:?}");
+    assert!(failed + busy >= 20, "{answers:?}");
+    assert!(slowed >= 60 - 20 - busy, "{answers:?}");
     assert!(
         answers
             .iter()
             .filter(|(status, _)| *status == 429)
             .all(|(_, error)| error == "slow_down")
+    );
+    // Exactly 20 failures in all, then the documented back-off: 15 minutes.
+    let mut failures = failed;
+    for i in 0..40 {
+        let response = password_grant(&app, &format!("later-{i}"), "whatever1").await;
+        match response.status().as_u16() {
+            400 => failures += 1,
+            429 => {
+                assert_eq!(retry_after(&response), 900);
+                break;
+            }
+            status => assert_eq!(status, 503, "one at a time, only a full queue delays"),
+        }
+    }
+    assert_eq!(failures, 20);
+}
+
+#[tokio::test]
+async fn many_people_behind_one_address_logging_in_at_once_are_asked_to_retry_shortly() {
+    // A reverse proxy or NAT: every client has the same peer address, 127.0.0.1 here.
+    let app = TestApp::local(&[]).await;
+    let people = 30;
+    for i in 0..people {
+        sign_up(&app, &format!("colleague-{i}"), PASSWORD).await;
+    }
+    let logins = (0..people).map(|i| {
+        let app = &app;
+        async move {
+            let username = format!("colleague-{i}");
+            let mut waits = Vec::new();
+            // Bounded: each retry waits what it is told, a second or two.
+            for _ in 0..20 {
+                let response = password_grant(app, &username, PASSWORD).await;
+                match response.status().as_u16() {
+                    200 => return waits,
+                    429 | 503 => {
+                        let wait = retry_after(&response);
+                        waits.push(wait);
+                        assert!(wait <= 2, "{username} told to wait {wait} s");
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                    }
+                    status => panic!("{username}: {status}"),
+                }
+            }
+            panic!("{username} never got in: waited {waits:?}");
+        }
+    });
+    let waits = join_all(logins).await;
+    assert!(
+        waits.iter().any(|waits| !waits.is_empty()),
+        "more logins at once than the address's allowance, so some were asked to retry"
     );
 }
 
@@ -285,6 +392,18 @@ async fn the_login_form_cookie_is_secure_when_the_public_url_is_https() {
         !cookie.contains("Secure"),
         "plain http cannot keep it: {cookie}"
     );
+
+    // One rule for every cookie, PUBLIC_URL's scheme, whatever the issuer is named.
+    let renamed = TestApp::local(&[
+        ("SERVER_PUBLIC_URL", "https://api.example.com"),
+        ("LOCAL_ISSUER", "http://issuer.example"),
+    ])
+    .await;
+    let cookie = csrf_cookie(&renamed, "https://api.example.com").await;
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let renamed = TestApp::local(&[("LOCAL_ISSUER", "https://issuer.example")]).await;
+    let cookie = csrf_cookie(&renamed, &renamed.base).await;
+    assert!(!cookie.contains("Secure"), "{cookie}");
 }
 
 #[tokio::test]
