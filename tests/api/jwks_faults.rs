@@ -13,6 +13,19 @@ use crate::jwks_cache::app_with;
 /// Well under the service's 10 s fetch timeout, and far above a loaded machine's normal answer time.
 const PROMPT: Duration = Duration::from_secs(2);
 
+/// 50 requests at once with a valid token, each given [`PROMPT`] to answer; all must be 200.
+async fn fifty_valid_requests_at_once_all_succeed(app: &TestApp) {
+    let token = app.idp().token().sign();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let request = app.get("/api/private").bearer_auth(&token).timeout(PROMPT);
+        requests.spawn(async move { request.send().await.map(|response| response.status()) });
+    }
+    while let Some(status) = requests.join_next().await {
+        assert_eq!(status.unwrap().unwrap(), 200);
+    }
+}
+
 /// An app whose key set expires after one second, already holding keys, whose IdP then hangs.
 async fn app_with_expired_keys_and_a_hanging_idp(
     extra: &[(&'static str, &'static str)],
@@ -30,16 +43,8 @@ async fn app_with_expired_keys_and_a_hanging_idp(
 #[tokio::test]
 async fn stale_keys_serve_at_once_while_the_idp_hangs_and_one_refresh_runs_in_the_background() {
     let app = app_with_expired_keys_and_a_hanging_idp(&[]).await;
-    let token = app.idp().token().sign();
     let started = Instant::now();
-    let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let request = app.get("/api/private").bearer_auth(&token).timeout(PROMPT);
-        requests.spawn(async move { request.send().await.map(|response| response.status()) });
-    }
-    while let Some(status) = requests.join_next().await {
-        assert_eq!(status.unwrap().unwrap(), 200);
-    }
+    fifty_valid_requests_at_once_all_succeed(&app).await;
     assert!(
         started.elapsed() < PROMPT,
         "all 50 answered in {:?}, not after the fetch timeout",
@@ -68,16 +73,8 @@ async fn an_unknown_kid_waiting_on_a_hanging_idp_does_not_hold_up_known_kids() {
     let forged = app.idp().token().header("kid", "rotated-in").sign();
     let waiting = tokio::spawn(app.get("/api/private").bearer_auth(forged).send());
     tokio::time::sleep(Duration::from_millis(100)).await; // the forged token's fetch is in flight
-    let token = app.idp().token().sign();
     let started = Instant::now();
-    let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let request = app.get("/api/private").bearer_auth(&token).timeout(PROMPT);
-        requests.spawn(async move { request.send().await.map(|response| response.status()) });
-    }
-    while let Some(status) = requests.join_next().await {
-        assert_eq!(status.unwrap().unwrap(), 200);
-    }
+    fifty_valid_requests_at_once_all_succeed(&app).await;
     assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
     assert!(
         !waiting.is_finished(),
