@@ -358,18 +358,23 @@ async fn the_login_form_cannot_be_framed() {
     assert_eq!(failed.headers()["x-frame-options"], "DENY");
 }
 
-async fn csrf_cookie(app: &TestApp, public_base: &str) -> String {
-    let redirect_uri = format!("{public_base}/docs/oauth2-redirect");
-    let page = no_redirects()
+/// `GET /authorize` for Swagger UI's implicit flow back to `redirect_uri`, redirects not followed.
+async fn login_page(app: &TestApp, redirect_uri: &str) -> reqwest::Response {
+    no_redirects()
         .get(format!("{}/authorize", app.base))
         .query(&[
             ("response_type", "token"),
             ("client_id", "protected-api-web"),
-            ("redirect_uri", redirect_uri.as_str()),
+            ("redirect_uri", redirect_uri),
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn csrf_cookie(app: &TestApp, public_base: &str) -> String {
+    let redirect_uri = format!("{public_base}/docs/oauth2-redirect");
+    let page = login_page(app, &redirect_uri).await;
     assert_eq!(page.status(), 200);
     page.headers()
         .get_all("set-cookie")
@@ -427,16 +432,7 @@ async fn authorize_redirects_only_to_a_registered_uri_exactly_as_written() {
         "https://evil.example/docs/oauth2-redirect".to_owned(),
     ];
     for redirect_uri in near_misses {
-        let response = no_redirects()
-            .get(format!("{}/authorize", app.base))
-            .query(&[
-                ("response_type", "token"),
-                ("client_id", "protected-api-web"),
-                ("redirect_uri", redirect_uri.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = login_page(&app, &redirect_uri).await;
         assert_eq!(response.status(), 400, "{redirect_uri}");
         assert!(
             response.headers().get("location").is_none(),
