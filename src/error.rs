@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Required, TokenError};
+use crate::auth::{RandomError, Required, TokenError};
 
 /// The realm named in every `Bearer` challenge.
 pub const REALM: &str = "protected-api";
@@ -67,6 +67,13 @@ pub enum ApiError {
     /// A bug or an unreachable dependency: 500. The cause is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// A failed random generator is a 500: the request cannot be served without a fresh secret.
+impl From<RandomError> for ApiError {
+    fn from(error: RandomError) -> Self {
+        Self::Internal(error.into())
+    }
 }
 
 /// The JSON body of every error (RFC 6750 §3 names; RFC 6749 §5.2 shape).

@@ -12,6 +12,7 @@ mod extract;
 mod fetch;
 mod jwks;
 pub mod providers;
+mod random;
 mod refresh;
 mod require;
 mod verify;
@@ -22,6 +23,7 @@ pub use error::{TokenError, VerifyError};
 pub use extract::{ID_TOKEN_COOKIE, SESSION_COOKIE, bearer_token, request_token};
 pub use fetch::{FetchError, HttpFetcher};
 pub use jwks::{KeySet, KeyStore, VerifyKey};
+pub use random::{RandomError, random_bytes, random_token};
 pub use require::{
     AdminPermission, Match, MessagesScope, RequirePermission, RequireScope, Required, Requirement,
 };

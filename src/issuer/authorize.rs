@@ -13,8 +13,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use url::Url;
 
@@ -22,6 +20,7 @@ use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::routes::IssuerState;
 use super::token::{user_grant, user_scopes};
 use super::{CodeGrant, WEB_CLIENT_ID};
+use crate::auth::random_token;
 use crate::extract::{Form, Query};
 use crate::store::LoginError;
 use crate::store::passwords::RETRY_AFTER_SECS;
@@ -150,8 +149,17 @@ pub(super) async fn form(
         Verdict::SendBack(redirect, error, description) => {
             back_with_error(redirect, error, description, request.state.as_deref())
         }
-        Verdict::Proceed(_) => {
-            let csrf = random_token();
+        Verdict::Proceed(checked) => {
+            let Ok(csrf) = random_token() else {
+                // RFC 6749 §4.1.2.1: the client learns of the failure; no form with a guessable token.
+                tracing::error!("the system random generator failed; no login form served");
+                return back_with_error(
+                    checked.redirect_uri,
+                    "server_error",
+                    "the authorization server cannot serve a login form right now",
+                    request.state.as_deref(),
+                );
+            };
             // Secure by the same rule as the session cookies (PUBLIC_URL's scheme): the form is served
             // where browsers reach the service, whatever the issuer's name.
             let cookie = Cookie::build((CSRF_COOKIE, csrf.clone()))
@@ -361,14 +369,6 @@ fn page_headers() -> [(HeaderName, &'static str); 3] {
             "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
         ),
     ]
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    // A failure leaves zeros, which the login then refuses as a CSRF mismatch only if the cookie differs;
-    // aws-lc's generator does not fail on supported platforms.
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// HTML-escapes text for element content and attribute values.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::IssuerError;
 use super::files::{read_private, write_private};
+use crate::auth::{random_bytes, random_token};
 
 /// A confidential client's id and secret.
 #[derive(Clone, Serialize, Deserialize)]
@@ -65,8 +66,8 @@ impl ClientCredentials {
             return Ok((credentials, CredentialsOrigin::Stored));
         }
         let credentials = Self {
-            client_id: format!("local-{}", random_text(6)?),
-            client_secret: random_text(32)?,
+            client_id: format!("local-{}", URL_SAFE_NO_PAD.encode(random_bytes::<6>()?)),
+            client_secret: random_token()?,
         };
         let json =
             serde_json::to_vec_pretty(&credentials).map_err(|error| problem(error.to_string()))?;
@@ -81,13 +82,6 @@ impl ClientCredentials {
             verify_slices_are_equal(secret.as_bytes(), self.client_secret.as_bytes()).is_ok();
         id_ok & secret_ok
     }
-}
-
-/// `bytes` random bytes as base64url text.
-fn random_text(bytes: usize) -> Result<String, IssuerError> {
-    let mut buffer = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut buffer).map_err(|_| IssuerError::Random)?;
-    Ok(URL_SAFE_NO_PAD.encode(buffer))
 }
 
 #[cfg(test)]

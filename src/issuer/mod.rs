@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 pub use client::{ClientCredentials, CredentialsOrigin};
 pub use key::SigningKey;
 
-use crate::auth::KeySet;
+use crate::auth::{KeySet, RandomError, random_token};
 
 /// The public OAuth client of the local issuer: Swagger UI and the `/login` flow use it.
 pub const WEB_CLIENT_ID: &str = "protected-api-web";
@@ -73,8 +73,8 @@ pub enum IssuerError {
         problem: String,
     },
     /// The system random generator failed.
-    #[error("no randomness available")]
-    Random,
+    #[error(transparent)]
+    Random(#[from] RandomError),
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
@@ -164,18 +164,14 @@ impl LocalIssuer {
     pub fn mint(&self, grant: &Grant) -> Result<IssuedToken, IssuerError> {
         let now = get_current_timestamp();
         let ttl = grant.ttl.unwrap_or(self.inner.token_ttl).as_secs().max(1);
-        let mut jti = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut jti).map_err(|_| IssuerError::Random)?;
+        let jti = random_token()?;
         let mut claims = grant.extra.clone();
         claims.insert("iss".into(), json!(self.inner.issuer));
         claims.insert("sub".into(), json!(grant.sub));
         claims.insert("aud".into(), json!(self.inner.audience));
         claims.insert("iat".into(), json!(now));
         claims.insert("exp".into(), json!(now + ttl));
-        claims.insert(
-            "jti".into(),
-            json!(jti.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        );
+        claims.insert("jti".into(), json!(jti));
         claims.insert("client_id".into(), json!(grant.client_id));
         if !grant.scopes.is_empty() {
             claims.insert("scope".into(), json!(grant.scopes.join(" ")));
@@ -221,9 +217,7 @@ impl LocalIssuer {
     /// # Errors
     /// When signing or the random generator fails.
     pub fn mint_code(&self, mut grant: CodeGrant) -> Result<String, IssuerError> {
-        let mut jti = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut jti).map_err(|_| IssuerError::Random)?;
-        grant.jti = jti.iter().map(|b| format!("{b:02x}")).collect();
+        grant.jti = random_token()?;
         grant.exp = get_current_timestamp() + CODE_TTL;
         grant.token_use = "code".to_owned();
         let claims =

@@ -11,13 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::{Position, Url};
 
-use crate::auth::VerifyError;
+use crate::auth::{VerifyError, random_token};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
@@ -79,7 +77,7 @@ pub async fn login(
         .next
         .and_then(|next| same_origin_target(&state.settings.server.public_url, &next))
         .unwrap_or_else(|| DEFAULT_NEXT.to_owned());
-    let (flow_state, verifier, nonce) = (random(), random(), random());
+    let (flow_state, verifier, nonce) = (random_token()?, random_token()?, random_token()?);
     let mut url = authorize;
     {
         let mut pairs = url.query_pairs_mut();
@@ -318,12 +316,6 @@ fn cookie(
         cookie.set_max_age(time::Duration::seconds(seconds));
     }
     cookie
-}
-
-fn random() -> String {
-    let mut bytes = [0u8; 32];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]

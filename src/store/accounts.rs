@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use utoipa::ToSchema;
 
 use super::passwords::{Busy, DUMMY_HASH, PasswordHashing};
+use crate::auth::{RandomError, random_bytes};
 
 /// Failed logins after which the account waits: 1 s after this many, then twice as long after each
 /// further failure.
@@ -74,6 +75,9 @@ pub enum SignupError {
     /// Hashing failed.
     #[error("password hashing failed")]
     Hash,
+    /// The system random generator failed (the account id).
+    #[error(transparent)]
+    Random(#[from] RandomError),
     /// Too many passwords are being hashed right now: try again shortly.
     #[error(transparent)]
     Busy(#[from] Busy),
@@ -144,8 +148,7 @@ impl AccountStore {
             .hash(&new.password)
             .await?
             .ok_or(SignupError::Hash)?;
-        let mut id = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut id).map_err(|_| SignupError::Hash)?;
+        let id = random_bytes::<16>()?;
         let account = Account {
             sub: format!("local|{}", URL_SAFE_NO_PAD.encode(id)),
             username: new.username,

@@ -10,6 +10,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use tokio::sync::Semaphore;
 
+use crate::auth::random_bytes;
+
 /// Requests that may wait for a hashing slot, per slot; more are refused at once.
 const WAITING_PER_SLOT: usize = 16;
 /// The longest a request waits for a slot before it is refused.
@@ -63,8 +65,7 @@ impl PasswordHashing {
     pub async fn hash(&self, password: &str) -> Result<Option<String>, Busy> {
         let password = password.to_owned();
         self.run(move || {
-            let mut salt = [0u8; 16];
-            aws_lc_rs::rand::fill(&mut salt).ok()?;
+            let salt = random_bytes::<16>().ok()?;
             let salt = SaltString::encode_b64(&salt).ok()?;
             let hash = Argon2::default()
                 .hash_password(password.as_bytes(), &salt)
