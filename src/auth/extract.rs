@@ -1,5 +1,6 @@
-//! Extractors over a [`Verifier`]: `Verified`, `Claims<T>` and `Option<Claims<T>>`. The token is
-//! verified once per request; the result waits in the request extensions for the next extractor.
+//! Extractors over a [`Verifier`]: `Verified`, `Claims<T>`, `Option<Claims<T>>` and `AccessToken`. The
+//! token is verified once per request; the result waits in the request extensions for the next
+//! extractor.
 
 use std::borrow::Cow;
 
@@ -127,6 +128,35 @@ fn view<T: DeserializeOwned>(verified: Verified) -> Result<Claims<T>, ApiError> 
         tracing::debug!(%error, "token claims do not fit the handler's claims type");
         ApiError::InvalidToken(TokenError::MalformedClaims)
     })
+}
+
+/// The request's access token as sent, for handlers that pass it on (to the provider's userinfo
+/// endpoint): taken exactly as [`Claims`] takes it ([`request_token`]: the bearer header, else the
+/// session cookie), and verified first, so it is never a token the service refused.
+#[derive(Clone)]
+pub struct AccessToken(pub String);
+
+/// Never the token itself in logs.
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
+}
+
+impl<S> FromRequestParts<S> for AccessToken
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        verified(parts, state)
+            .await?
+            .ok_or(ApiError::MissingToken)?;
+        let token = request_token(parts)?.ok_or(ApiError::MissingToken)?;
+        Ok(Self(token.into_owned()))
+    }
 }
 
 /// The verified token itself, with no view of its claims: for handlers that only need to know the

@@ -20,7 +20,7 @@ mod verify;
 pub use claims::{Claims, Grants, RegisteredClaims, Verified};
 pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};
 pub use error::{TokenError, VerifyError};
-pub use extract::{ID_TOKEN_COOKIE, SESSION_COOKIE, bearer_token, request_token};
+pub use extract::{AccessToken, ID_TOKEN_COOKIE, SESSION_COOKIE, bearer_token, request_token};
 pub use fetch::{FetchError, HttpFetcher};
 pub use jwks::{KeySet, KeyStore, VerifyKey};
 pub use random::{RandomError, random_bytes, random_token};

@@ -5,8 +5,6 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
@@ -32,19 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login))
         .route("/auth-callback", get(callback))
         .route("/logout", get(logout))
-}
-
-/// The access token of a request: the bearer header, else the session cookie.
-pub fn access_token_of(headers: &HeaderMap, jar: &CookieJar) -> Option<String> {
-    if headers.contains_key(AUTHORIZATION) {
-        let bearer = headers.get(AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, token) = bearer.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
-    }
-    jar.get(SESSION_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
 }
 
 /// Where to go after logging in.

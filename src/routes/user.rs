@@ -14,10 +14,9 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::ID_TOKEN_HEADER;
-use crate::auth::{Claims, VerifyError};
+use crate::auth::{AccessToken, Claims, ID_TOKEN_COOKIE, VerifyError};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
-use crate::routes::session::{ID_TOKEN_COOKIE, access_token_of};
 use crate::state::AppState;
 use crate::store::UserInfoCache;
 
@@ -103,6 +102,7 @@ pub async fn user(
     headers: HeaderMap,
     jar: CookieJar,
     claims: Claims,
+    AccessToken(token): AccessToken,
 ) -> Result<Json<User>, ApiError> {
     let sub = claims.sub().unwrap_or_default().to_owned();
     let id_token = headers
@@ -141,7 +141,6 @@ pub async fn user(
         let claims = claims.verified().deserialize().unwrap_or_default();
         return Ok(Json(User::from_claims(claims, &sub, "access_token")));
     };
-    let token = access_token_of(&headers, &jar).ok_or(ApiError::MissingToken)?;
     let key = UserInfoCache::key(&token);
     if !query.refresh
         && let Some(Value::Object(cached)) = state.userinfo.get(&key).await
