@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{RandomError, Required, TokenError};
+use crate::auth::{IdTokenError, RandomError, Required, TokenError, VerifyError};
 
 /// The realm named in every `Bearer` challenge.
 pub const REALM: &str = "protected-api";
@@ -67,6 +67,26 @@ pub enum ApiError {
     /// A bug or an unreachable dependency: 500. The cause is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// The one mapping of a refused access token: 401 `invalid_token`, or 503 when no keys can be had.
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Token(error) => Self::InvalidToken(error),
+            VerifyError::KeysUnavailable => Self::KeysUnavailable,
+        }
+    }
+}
+
+/// The same for an ID token, whose refusals say "ID token: …" so the client knows which token failed.
+impl From<IdTokenError> for ApiError {
+    fn from(IdTokenError(error): IdTokenError) -> Self {
+        match error {
+            VerifyError::Token(error) => Self::InvalidIdToken(error),
+            VerifyError::KeysUnavailable => Self::KeysUnavailable,
+        }
+    }
 }
 
 /// A failed random generator is a 500: the request cannot be served without a fresh secret.
@@ -233,6 +253,45 @@ mod tests {
             challenge.ends_with(r#"scope="read:messages""#),
             "{challenge}"
         );
+    }
+
+    /// Status, `error` code and `error_description` of a response.
+    fn answer_of(error: ApiError) -> (StatusCode, String, String) {
+        let description = error.public_description();
+        let (status, code) = error.status_and_code();
+        (status, code.to_owned(), description)
+    }
+
+    #[test]
+    fn a_refused_access_token_and_a_refused_id_token_say_which_token_failed() {
+        let access = VerifyError::Token(TokenError::AudienceMismatch);
+        let (status, code, description) = answer_of(access.clone().into());
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(code, "invalid_token");
+        assert_eq!(description, "audience mismatch");
+
+        let (status, code, description) = answer_of(IdTokenError(access).into());
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(code, "invalid_token");
+        assert_eq!(description, "ID token: audience mismatch");
+    }
+
+    #[test]
+    fn unavailable_keys_are_a_503_whichever_token_needed_them() {
+        for error in [
+            ApiError::from(VerifyError::KeysUnavailable),
+            ApiError::from(IdTokenError(VerifyError::KeysUnavailable)),
+        ] {
+            assert!(matches!(error, ApiError::KeysUnavailable), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_random_generator_is_a_500_that_names_nothing() {
+        let (status, code, description) = answer_of(RandomError.into());
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(code, "server_error");
+        assert_eq!(description, "internal error");
     }
 
     #[test]

@@ -139,3 +139,9 @@ pub enum VerifyError {
     #[error("signing keys unavailable")]
     KeysUnavailable,
 }
+
+/// Why [`crate::auth::Verifier::verify_id_token`] refused an ID token: a [`VerifyError`] about the ID
+/// token rather than the access token, so the answer can say which of the two was at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ID token: {0}")]
+pub struct IdTokenError(#[from] pub VerifyError);

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::claims::{Claims, Verified};
-use super::error::{TokenError, VerifyError};
+use super::error::TokenError;
 use super::verify::Verifier;
 use crate::error::ApiError;
 
@@ -109,13 +109,7 @@ where
     let Some(token) = request_token(parts)? else {
         return Ok(None);
     };
-    let verified = Verifier::from_ref(state)
-        .verify(&token)
-        .await
-        .map_err(|error| match error {
-            VerifyError::Token(error) => ApiError::InvalidToken(error),
-            VerifyError::KeysUnavailable => ApiError::KeysUnavailable,
-        })?;
+    let verified = Verifier::from_ref(state).verify(&token).await?;
     if let Some(sub) = verified.sub() {
         tracing::Span::current().record("sub", sub);
     }

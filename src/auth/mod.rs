@@ -19,7 +19,7 @@ mod verify;
 
 pub use claims::{Claims, Grants, RegisteredClaims, Verified};
 pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};
-pub use error::{TokenError, VerifyError};
+pub use error::{IdTokenError, TokenError, VerifyError};
 pub use extract::{AccessToken, ID_TOKEN_COOKIE, SESSION_COOKIE, bearer_token, request_token};
 pub use fetch::{FetchError, HttpFetcher};
 pub use jwks::{KeySet, KeyStore, VerifyKey};

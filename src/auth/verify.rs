@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::cache::{Cached, TokenCache};
 use super::claims::Verified;
-use super::error::{TokenError, VerifyError};
+use super::error::{IdTokenError, TokenError, VerifyError};
 use super::jwks::KeyStore;
 use super::providers::{ProviderSpec, TokenPurpose};
 use crate::config::AuthSettings;
@@ -172,19 +172,21 @@ impl Verifier {
     /// id as audience, and it must be about `sub`, the subject of the access token it came with.
     ///
     /// # Errors
-    /// As [`Verifier::verify`]; [`TokenError::AudienceMismatch`] when no client id is configured to
-    /// check the audience against, [`TokenError::SubjectMismatch`] when the subjects differ.
+    /// As [`Verifier::verify`], wrapped in [`IdTokenError`]; [`TokenError::AudienceMismatch`] when no
+    /// client id is configured to check the audience against, [`TokenError::SubjectMismatch`] when
+    /// the subjects differ.
     pub async fn verify_id_token(
         &self,
         token: &str,
         sub: Option<&str>,
-    ) -> Result<Verified, VerifyError> {
+    ) -> Result<Verified, IdTokenError> {
+        let refused = |error: TokenError| IdTokenError(VerifyError::Token(error));
         if token.len() > self.inner.auth.max_token_bytes {
-            return Err(TokenError::TooLarge.into());
+            return Err(refused(TokenError::TooLarge));
         }
         let verified = self.verify_signed(token, TokenPurpose::Id).await?;
         if verified.sub() != sub {
-            return Err(TokenError::SubjectMismatch.into());
+            return Err(refused(TokenError::SubjectMismatch));
         }
         Ok(verified)
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::{Position, Url};
 
-use crate::auth::{VerifyError, random_token};
+use crate::auth::random_token;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
@@ -178,19 +178,14 @@ pub async fn callback(
             "the provider refused the code exchange",
         ));
     };
-    let verified = state
-        .verifier
-        .verify(&access_token)
-        .await
-        .map_err(verify_error)?;
+    let verified = state.verifier.verify(&access_token).await?;
     let mut jar = jar.remove(Cookie::build(FLOW_COOKIE).path("/auth-callback"));
     let max_age = answer.expires_in.filter(|seconds| *seconds > 0);
     if let Some(id_token) = answer.id_token {
         let id = state
             .verifier
             .verify_id_token(&id_token, verified.sub())
-            .await
-            .map_err(verify_error)?;
+            .await?;
         // OpenID Connect Core §3.1.3.7: the nonce sent must come back.
         let claims: Map<String, Value> = id.deserialize().unwrap_or_default();
         if claims.get("nonce").and_then(Value::as_str) != flow.get("nonce").map(String::as_str) {
@@ -263,13 +258,6 @@ fn same_origin_target(public_url: &Url, next: &str) -> Option<String> {
     // returned alone it is a scheme-relative reference to `host` (RFC 3986 §4.2): refused too.
     (target.origin() == public_url.origin() && !target.path().starts_with("//"))
         .then(|| target[Position::BeforePath..].to_owned())
-}
-
-fn verify_error(error: VerifyError) -> ApiError {
-    match error {
-        VerifyError::Token(error) => ApiError::InvalidToken(error),
-        VerifyError::KeysUnavailable => ApiError::KeysUnavailable,
-    }
 }
 
 async fn discovered(

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::ID_TOKEN_HEADER;
-use crate::auth::{AccessToken, Claims, ID_TOKEN_COOKIE, VerifyError};
+use crate::auth::{AccessToken, Claims, ID_TOKEN_COOKIE};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::state::AppState;
@@ -117,11 +117,7 @@ pub async fn user(
         let verified = state
             .verifier
             .verify_id_token(id_token.trim(), Some(&sub))
-            .await
-            .map_err(|error| match error {
-                VerifyError::Token(error) => ApiError::InvalidIdToken(error),
-                VerifyError::KeysUnavailable => ApiError::KeysUnavailable,
-            })?;
+            .await?;
         let claims = verified.deserialize().unwrap_or_default();
         return Ok(Json(User::from_claims(claims, &sub, "id_token")));
     }
