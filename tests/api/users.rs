@@ -604,3 +604,72 @@ async fn a_callback_with_a_forged_state_is_refused() {
         .unwrap();
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn a_session_refuses_an_id_token_for_another_client_and_says_it_was_the_id_token() {
+    use axum::routing::{get, post};
+    use protected_api::testing::{AUDIENCE, MockIdp, TokenBuilder};
+
+    // A provider whose token endpoint answers a valid access token with an ID token made for
+    // another client. Keys come from the MockIdp; discovery and the token endpoint from here.
+    let keys = MockIdp::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let access = TokenBuilder::new(&issuer, AUDIENCE, keys.signing_key())
+        .subject("kim")
+        .sign();
+    let id_token = TokenBuilder::new(&issuer, "another-client", keys.signing_key())
+        .subject("kim")
+        .sign();
+    let discovery = json!({
+        "issuer": issuer,
+        "jwks_uri": keys.jwks_uri(),
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let answer = json!({"access_token": access, "id_token": id_token, "token_type": "Bearer"});
+    let provider = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { axum::Json(discovery) }),
+        )
+        .route("/token", post(move || async move { axum::Json(answer) }));
+    tokio::spawn(async move { axum::serve(listener, provider).await });
+
+    let app = TestApp::with_settings(&[
+        ("AUTH_PROVIDER", "oidc"),
+        ("OIDC_ISSUER", &issuer),
+        ("OIDC_AUDIENCE", AUDIENCE),
+        ("OIDC_CLIENT_ID", "web-client"),
+    ])
+    .await;
+    let browser = no_redirects();
+    let login = browser
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let to_provider = url::Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    let state = to_provider
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let response = browser
+        .get(format!("{}/auth-callback", app.base))
+        .query(&[("code", "abc"), ("state", state.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        www_authenticate(&response).contains("ID token: audience mismatch"),
+        "{}",
+        www_authenticate(&response)
+    );
+}
