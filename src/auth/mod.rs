@@ -11,6 +11,7 @@ mod error;
 mod extract;
 mod fetch;
 mod jwks;
+mod pkce;
 pub mod providers;
 mod random;
 mod refresh;
@@ -23,6 +24,7 @@ pub use error::{IdTokenError, TokenError, VerifyError};
 pub use extract::{AccessToken, ID_TOKEN_COOKIE, SESSION_COOKIE, bearer_token, request_token};
 pub use fetch::{FetchError, HttpFetcher};
 pub use jwks::{KeySet, KeyStore, VerifyKey};
+pub use pkce::pkce_challenge;
 pub use random::{RandomError, random_bytes, random_token};
 pub use require::{
     AdminPermission, Match, MessagesScope, RequirePermission, RequireScope, Required, Requirement,

@@ -11,7 +11,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::routes::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
+use crate::auth::pkce_challenge;
 use crate::error::ErrorBody;
 use crate::extract::Bytes;
 use crate::store::passwords::RETRY_AFTER_SECS;
@@ -334,14 +335,6 @@ async fn authorization_code(
     issue(state, &grant, Some((&account, code.nonce.as_deref())))
 }
 
-/// RFC 7636 §4.2, S256: `BASE64URL(SHA256(code_verifier))`.
-pub fn pkce_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        verifier.as_bytes(),
-    ))
-}
-
 /// What a person's token grants: the scopes asked for (within what people may have), no permissions.
 pub(super) fn user_grant(account: &Account, client_id: &str, scopes: Vec<String>) -> Grant {
     Grant {
@@ -498,17 +491,4 @@ fn form_decode(value: &str) -> String {
     percent_encoding::percent_decode_str(&plus_as_space)
         .decode_utf8_lossy()
         .into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pkce_challenge_matches_rfc_7636_appendix_b() {
-        assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
 }

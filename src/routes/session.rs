@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::{Position, Url};
 
-use crate::auth::random_token;
+use crate::auth::{pkce_challenge, random_token};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
@@ -76,10 +76,7 @@ pub async fn login(
             )
             .append_pair("state", &flow_state)
             .append_pair("nonce", &nonce)
-            .append_pair(
-                "code_challenge",
-                &crate::issuer::token::pkce_challenge(&verifier),
-            )
+            .append_pair("code_challenge", &pkce_challenge(&verifier))
             .append_pair("code_challenge_method", "S256");
         for (name, value) in &spec.login.authorize_params {
             pairs.append_pair(name, value);
