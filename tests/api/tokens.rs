@@ -18,7 +18,7 @@ fn b64(text: &str) -> String {
 
 #[tokio::test]
 async fn alg_none_is_refused_in_any_spelling() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let claims = b64(&json!({"iss": app.idp().issuer(), "aud": protected_api::testing::AUDIENCE, "sub": "x", "exp": 4102444800u64}).to_string());
     for alg in ["none", "None", "NONE", "nOnE"] {
         let header = b64(&json!({"alg": alg, "typ": "JWT"}).to_string());
@@ -33,7 +33,7 @@ async fn alg_none_is_refused_in_any_spelling() {
 
 #[tokio::test]
 async fn hs256_signed_with_the_public_key_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let public_jwk = app.idp().signing_key().jwk().to_string();
     let header = b64(&json!({"alg": "HS256", "kid": "key-1"}).to_string());
     let claims = b64(&json!({"iss": app.idp().issuer(), "aud": protected_api::testing::AUDIENCE, "exp": 4102444800u64}).to_string());
@@ -53,15 +53,15 @@ async fn hs256_signed_with_the_public_key_is_refused() {
 async fn es256_is_refused_by_an_rs256_only_configuration() {
     let idp = MockIdp::start_with(TestKey::ec_p256("ec-1")).await;
     let issuer = idp.issuer().to_owned();
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "oidc"),
             ("OIDC_ISSUER", &issuer),
             ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let token = app.idp().token().sign();
     assert_invalid_token(
         app.get_with("/api/private", &token).await,
@@ -74,16 +74,16 @@ async fn es256_is_refused_by_an_rs256_only_configuration() {
 async fn an_ecdsa_signature_of_zeros_is_refused() {
     let idp = MockIdp::start_with(TestKey::ec_p256("ec-1")).await;
     let issuer = idp.issuer().to_owned();
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "oidc"),
             ("OIDC_ISSUER", &issuer),
             ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
             ("OIDC_ALGORITHMS", "ES256"),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     assert_eq!(
         app.get_with("/api/private", &app.idp().token().sign())
             .await
@@ -102,7 +102,7 @@ async fn an_ecdsa_signature_of_zeros_is_refused() {
 
 #[tokio::test]
 async fn key_urls_and_embedded_keys_in_the_header_are_ignored() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let attacker = Arc::new(TestKey::rsa("key-1"));
     for (name, value) in [
         ("jku", json!("http://127.0.0.1:1/attacker-jwks.json")),
@@ -132,7 +132,7 @@ async fn key_urls_and_embedded_keys_in_the_header_are_ignored() {
 
 #[tokio::test]
 async fn an_unknown_critical_header_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app
         .idp()
         .token()
@@ -144,7 +144,7 @@ async fn an_unknown_critical_header_is_refused() {
 
 #[tokio::test]
 async fn kids_with_path_or_sql_characters_are_just_unknown_keys() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     for kid in ["../../etc/passwd", "' OR '1'='1", "key-1\u{0}", "%2e%2e/"] {
         let token = app.idp().token().header("kid", kid).sign();
         assert_invalid_token(
@@ -157,7 +157,7 @@ async fn kids_with_path_or_sql_characters_are_just_unknown_keys() {
 
 #[tokio::test]
 async fn a_key_whose_use_alg_or_kty_does_not_fit_is_not_used() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let key = app.idp().signing_key();
     let token = app.idp().token().sign();
     app.idp().publish(vec![key.jwk_with(json!({"use": "enc"}))]);
@@ -167,7 +167,7 @@ async fn a_key_whose_use_alg_or_kty_does_not_fit_is_not_used() {
     )
     .await;
 
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let key = app.idp().signing_key();
     app.idp()
         .publish(vec![key.jwk_with(json!({"alg": "RS512"}))]);
@@ -177,7 +177,7 @@ async fn a_key_whose_use_alg_or_kty_does_not_fit_is_not_used() {
 
 #[tokio::test]
 async fn tokens_of_two_or_four_segments_and_base64_garbage_are_malformed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app.idp().token().sign();
     let parts: Vec<&str> = token.split('.').collect();
     for bad in [
@@ -200,7 +200,7 @@ async fn tokens_of_two_or_four_segments_and_base64_garbage_are_malformed() {
 
 #[tokio::test]
 async fn a_100_kb_token_is_refused_as_too_large() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app
         .idp()
         .token()
@@ -211,7 +211,10 @@ async fn a_100_kb_token_is_refused_as_too_large() {
 
 #[tokio::test]
 async fn time_claims_are_checked_with_the_leeway() {
-    let app = TestApp::oidc(&[("AUTH_LEEWAY", "30")], axum::Router::new()).await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_LEEWAY", "30")])
+        .spawn()
+        .await;
     let idp = app.idp();
     assert_invalid_token(
         app.get_with(
@@ -277,7 +280,7 @@ async fn time_claims_are_checked_with_the_leeway() {
 
 #[tokio::test]
 async fn the_issuer_must_match_exactly() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let issuer = app.idp().issuer().to_owned();
     for wrong in [
         format!("{issuer}/"),
@@ -295,7 +298,7 @@ async fn the_issuer_must_match_exactly() {
 
 #[tokio::test]
 async fn sub_and_jti_must_be_strings_on_every_endpoint() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     for (name, value) in [("sub", json!(42)), ("jti", json!({"id": 1}))] {
         let token = app.idp().token().claim(name, value).sign();
         for path in ["/api/private", "/api/private-scoped", "/api/optional"] {
@@ -306,7 +309,7 @@ async fn sub_and_jti_must_be_strings_on_every_endpoint() {
 
 #[tokio::test]
 async fn the_audience_may_be_an_array_containing_ours() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let ours = protected_api::testing::AUDIENCE;
     let token = app
         .idp()
@@ -330,7 +333,7 @@ async fn the_audience_may_be_an_array_containing_ours() {
 
 #[tokio::test]
 async fn a_tampered_payload_fails_the_signature() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app.idp().token().subject("alice").sign();
     let parts: Vec<&str> = token.split('.').collect();
     let forged = b64(&json!({"iss": app.idp().issuer(), "aud": protected_api::testing::AUDIENCE, "sub": "admin", "exp": 4102444800u64}).to_string());
@@ -344,7 +347,7 @@ async fn a_tampered_payload_fails_the_signature() {
 
 #[tokio::test]
 async fn descriptions_never_echo_the_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app
         .idp()
         .token()
@@ -374,16 +377,16 @@ async fn every_supported_algorithm_works_when_allowed() {
         let alg = format!("{:?}", key.alg);
         let idp = MockIdp::start_with(key).await;
         let issuer = idp.issuer().to_owned();
-        let app = TestApp::with_idp(
-            idp,
-            &[
+        let app = TestApp::builder()
+            .idp(idp)
+            .settings(&[
                 ("AUTH_PROVIDER", "oidc"),
                 ("OIDC_ISSUER", &issuer),
                 ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
                 ("OIDC_ALGORITHMS", &alg),
-            ],
-        )
-        .await;
+            ])
+            .spawn()
+            .await;
         let response = app
             .get_with("/api/private", &app.idp().token().sign())
             .await;
@@ -414,13 +417,15 @@ async fn algorithms_may_mix_families_and_each_token_is_checked_with_its_own() {
     let idp = Arc::new(idp);
     for (first, second) in [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)] {
         let list = format!("{}, {}", keys[first].1, keys[second].1);
-        let app = TestApp::with_settings(&[
-            ("AUTH_PROVIDER", "oidc"),
-            ("OIDC_ISSUER", &issuer),
-            ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
-            ("OIDC_ALGORITHMS", &list),
-        ])
-        .await;
+        let app = TestApp::builder()
+            .settings(&[
+                ("AUTH_PROVIDER", "oidc"),
+                ("OIDC_ISSUER", &issuer),
+                ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
+                ("OIDC_ALGORITHMS", &list),
+            ])
+            .spawn()
+            .await;
         apps.push((list, [first, second], app));
     }
     for (list, allowed, app) in &apps {
@@ -439,7 +444,10 @@ async fn algorithms_may_mix_families_and_each_token_is_checked_with_its_own() {
 
 #[tokio::test]
 async fn require_at_jwt_refuses_tokens_that_are_not_typed_as_access_tokens() {
-    let app = TestApp::oidc(&[("AUTH_REQUIRE_AT_JWT", "true")], axum::Router::new()).await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_REQUIRE_AT_JWT", "true")])
+        .spawn()
+        .await;
     for typ in [
         "at+jwt",
         "application/at+jwt",
@@ -458,7 +466,7 @@ async fn require_at_jwt_refuses_tokens_that_are_not_typed_as_access_tokens() {
     }
 
     // Off by default: the IdPs that do not type their access tokens keep working.
-    let relaxed = TestApp::spawn().await;
+    let relaxed = TestApp::builder().spawn().await;
     let untyped = relaxed.idp().token().without_header("typ").sign();
     assert_eq!(
         relaxed.get_with("/api/private", &untyped).await.status(),

@@ -115,7 +115,7 @@ fn as_refs<'a>(params: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a s
 
 #[tokio::test]
 async fn sign_up_refuses_duplicates_and_weak_input_field_by_field() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let created = sign_up(&app, "alice", "correct horse battery").await;
     assert!(created["sub"].as_str().unwrap().starts_with("local|"));
     assert_eq!(created["username"], "alice");
@@ -145,7 +145,7 @@ async fn sign_up_refuses_duplicates_and_weak_input_field_by_field() {
 
 #[tokio::test]
 async fn the_password_grant_gives_tokens_for_the_account_and_never_says_which_part_was_wrong() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let account = sign_up(&app, "carol@example.com", "correct horse battery").await;
     let response = password_grant(&app, "carol@example.com", "correct horse battery").await;
     assert_eq!(response.status(), 200);
@@ -192,7 +192,7 @@ async fn the_password_grant_gives_tokens_for_the_account_and_never_says_which_pa
 
 #[tokio::test]
 async fn repeated_failures_slow_the_account_down() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     sign_up(&app, "dave", "correct horse battery").await;
     // README: after five failures the account waits, even for the right password.
     for _ in 0..5 {
@@ -211,7 +211,7 @@ async fn repeated_failures_slow_the_account_down() {
 
 #[tokio::test]
 async fn repeated_failures_slow_the_address_down() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     for i in 0..20 {
         assert_eq!(
             password_grant(&app, &format!("guess-{i}"), "whatever1")
@@ -228,7 +228,7 @@ async fn repeated_failures_slow_the_address_down() {
 
 #[tokio::test]
 async fn the_code_flow_with_pkce_gives_tokens_once() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     sign_up(&app, "erin", "correct horse battery").await;
     let client = no_redirects();
     let params = code_params(&app);
@@ -295,7 +295,7 @@ async fn the_code_flow_with_pkce_gives_tokens_once() {
 
 #[tokio::test]
 async fn the_implicit_flow_returns_the_token_in_the_fragment() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     sign_up(&app, "frank", "correct horse battery").await;
     let redirect_uri = format!("{}/docs/oauth2-redirect", app.base);
     let params = [
@@ -331,7 +331,7 @@ async fn the_implicit_flow_returns_the_token_in_the_fragment() {
 
 #[tokio::test]
 async fn the_login_page_refuses_bad_clients_redirects_and_forged_posts() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     sign_up(&app, "grace", "correct horse battery").await;
     let client = no_redirects();
     let unregistered = client
@@ -399,7 +399,7 @@ async fn the_login_page_refuses_bad_clients_redirects_and_forged_posts() {
 
 #[tokio::test]
 async fn api_user_asks_userinfo_once_per_token_and_again_on_refresh() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app.idp().token().subject("henry").sign();
     let user: Value = app
         .get_with("/api/user", &token)
@@ -422,7 +422,10 @@ async fn api_user_asks_userinfo_once_per_token_and_again_on_refresh() {
 
 #[tokio::test]
 async fn an_id_token_must_be_for_this_client_and_this_user() {
-    let app = TestApp::oidc(&[("OIDC_CLIENT_ID", "web-client")], axum::Router::new()).await;
+    let app = TestApp::builder()
+        .extra(&[("OIDC_CLIENT_ID", "web-client")])
+        .spawn()
+        .await;
     let access = app.idp().token().subject("ivy").sign();
     let id_token = app
         .idp()
@@ -480,18 +483,18 @@ async fn an_id_token_must_be_for_this_client_and_this_user() {
 async fn cognito_users_get_their_username() {
     let idp = protected_api::testing::MockIdp::start().await;
     let (issuer, jwks) = (idp.issuer().to_owned(), idp.jwks_uri());
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "cognito"),
             ("COGNITO_REGION", "eu-west-1"),
             ("COGNITO_USER_POOL_ID", "pool"),
             ("COGNITO_CLIENT_ID", "app-client"),
             ("COGNITO_ISSUER", &issuer),
             ("COGNITO_JWKS_URI", &jwks),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let access = app.idp().token().cognito_access("app-client").sign();
     let id_token = app
         .idp()
@@ -516,7 +519,7 @@ async fn cognito_users_get_their_username() {
 
 #[tokio::test]
 async fn the_browser_session_logs_in_through_the_local_issuer_and_out() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let account = sign_up(&app, "judy", "correct horse battery").await;
     let browser = no_redirects();
 
@@ -590,7 +593,7 @@ async fn the_browser_session_logs_in_through_the_local_issuer_and_out() {
 
 #[tokio::test]
 async fn a_callback_with_a_forged_state_is_refused() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let browser = no_redirects();
     browser
         .get(format!("{}/login", app.base))
@@ -639,13 +642,15 @@ async fn a_session_refuses_an_id_token_for_another_client_and_says_it_was_the_id
         .route("/token", post(move || async move { axum::Json(answer) }));
     tokio::spawn(async move { axum::serve(listener, provider).await });
 
-    let app = TestApp::with_settings(&[
-        ("AUTH_PROVIDER", "oidc"),
-        ("OIDC_ISSUER", &issuer),
-        ("OIDC_AUDIENCE", AUDIENCE),
-        ("OIDC_CLIENT_ID", "web-client"),
-    ])
-    .await;
+    let app = TestApp::builder()
+        .settings(&[
+            ("AUTH_PROVIDER", "oidc"),
+            ("OIDC_ISSUER", &issuer),
+            ("OIDC_AUDIENCE", AUDIENCE),
+            ("OIDC_CLIENT_ID", "web-client"),
+        ])
+        .spawn()
+        .await;
     let browser = no_redirects();
     let login = browser
         .get(format!("{}/login", app.base))
