@@ -224,22 +224,37 @@ pub(crate) fn www_authenticate(response: &reqwest::Response) -> String {
 
 /// Asserts a 401 `invalid_token` whose description contains `why`, and returns the description.
 pub(crate) async fn assert_invalid_token(response: reqwest::Response, why: &str) -> String {
-    assert_eq!(response.status(), 401, "expected 401 for {why}");
+    check_invalid_token(response, why)
+        .await
+        .unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// The description of a 401 `invalid_token` that mentions `why`, or what is wrong with `response`.
+pub(crate) async fn check_invalid_token(
+    response: reqwest::Response,
+    why: &str,
+) -> Result<String, String> {
+    if response.status() != 401 {
+        return Err(format!(
+            "expected 401 for {why:?}, got {}",
+            response.status()
+        ));
+    }
     let challenge = www_authenticate(&response);
-    assert!(
-        challenge.starts_with("Bearer realm=\"protected-api\""),
-        "{challenge}"
-    );
-    assert!(
-        challenge.contains(r#"error="invalid_token""#),
-        "{challenge}"
-    );
+    if !challenge.starts_with("Bearer realm=\"protected-api\"")
+        || !challenge.contains(r#"error="invalid_token""#)
+    {
+        return Err(format!("challenge {challenge:?}"));
+    }
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_token", "{body}");
+    if body["error"] != "invalid_token" {
+        return Err(format!("body {body}"));
+    }
     let description = body["error_description"].as_str().unwrap().to_owned();
-    assert!(
-        description.contains(why),
-        "description {description:?} should mention {why:?}"
-    );
-    description
+    if !description.contains(why) {
+        return Err(format!(
+            "description {description:?} should mention {why:?}"
+        ));
+    }
+    Ok(description)
 }
