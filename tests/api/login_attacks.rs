@@ -7,8 +7,8 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use url::Url;
 
+use crate::flows::{authorize, no_redirects, password_grant, sign_up};
 use crate::helpers::TestApp;
-use crate::users::{authorize, no_redirects, password_grant, sign_up};
 
 const PASSWORD: &str = "correct horse battery";
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
+use crate::flows::sign_up;
 use crate::helpers::TestApp;
-use crate::users::sign_up;
 
 const PASSWORD: &str = "correct horse battery";
 
