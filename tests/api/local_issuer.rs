@@ -5,6 +5,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
+use crate::process::Service;
 
 async fn client(app: &TestApp) -> (String, String) {
     let issuer = app.state.issuer.as_ref().unwrap();
@@ -311,4 +312,23 @@ async fn every_file_in_a_shared_data_dir_is_private() {
     ] {
         assert!(names.iter().any(|name| name == expected), "{names:?}");
     }
+}
+
+#[test]
+fn the_local_issuers_first_start_writes_its_client_secret_to_a_file_not_the_log() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().display().to_string();
+    let service = Service::start(data, &[("LOCAL_DATA_DIR", data_dir.as_str())]);
+    let client: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(service.data.path().join("client.json")).unwrap())
+            .unwrap();
+    let secret = client["client_secret"].as_str().unwrap();
+    assert!(
+        service.startup_log.contains("client.json"),
+        "the log names the file"
+    );
+    assert!(
+        !service.startup_log.contains(secret),
+        "the client secret was logged"
+    );
 }
