@@ -40,7 +40,7 @@ enum Base {
     /// Nothing: the pairs are all the settings there are.
     Exact,
     /// The settings of another instance.
-    Same(Settings),
+    Same(Box<Settings>),
 }
 
 /// Builds a [`TestApp`]: `TestApp::builder()`, then what differs from the default (`PROVIDER = oidc`
@@ -132,9 +132,9 @@ impl TestAppBuilder {
         self
     }
 
-    /// The same settings as `app` (a replica behind the same load balancer).
+    /// The same settings as `app` (a replica behind the same load balancer), with nothing on top.
     pub(crate) fn replica_of(mut self, app: &TestApp) -> Self {
-        self.base = Base::Same((*app.state.settings).clone());
+        self.base = Base::Same(Box::new((*app.state.settings).clone()));
         self
     }
 
@@ -175,7 +175,13 @@ impl TestAppBuilder {
                 Settings::from_pairs(local.into_iter().chain(self.pairs)).unwrap()
             }
             Base::Exact => Settings::from_pairs(self.pairs).unwrap(),
-            Base::Same(settings) => settings,
+            Base::Same(settings) => {
+                assert!(
+                    self.pairs.is_empty(),
+                    "a replica runs with the same settings"
+                );
+                *settings
+            }
         };
         let state = AppState::new(settings).await.unwrap();
         let router = protected_api::app_with(state.clone(), self.routes);
