@@ -42,7 +42,7 @@ async fn swagger_ui_logs_in_with_oauth_and_with_a_pasted_token() {
     if !browser_available() {
         return;
     }
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let signup = json!({"username": "swagger-user", "password": "correct horse battery"});
     assert_eq!(
         app.post("/auth/signup")
