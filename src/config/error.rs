@@ -31,4 +31,30 @@ impl ConfigError {
             problem: problem.into(),
         }
     }
+
+    /// `[section] key` asks for a part of the service this binary was built without:
+    /// `[AUTH] PROVIDER: local needs the local-issuer feature, which this binary was built without`.
+    ///
+    /// `what` is the value as the reader wrote it; `feature` is the Cargo feature that brings it back.
+    pub fn needs_feature(section: &str, key: &str, what: &str, feature: &str) -> Self {
+        Self::key(
+            section,
+            key,
+            format!("{what} needs the {feature} feature, which this binary was built without"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_feature_is_one_line_naming_the_setting_and_the_feature() {
+        let error = ConfigError::needs_feature("AUTH", "PROVIDER", "local", "local-issuer");
+        assert_eq!(
+            error.to_string(),
+            "[AUTH] PROVIDER: local needs the local-issuer feature, which this binary was built without"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! The leaf modules (`raw`, `error`, `urls`, `secret`) are all a provider's file needs to read its
 //! section; this file puts the sections together, so it is the one place that knows every provider and
-//! how they fit together.
+//! which Cargo features this binary was built with.
 
 pub(crate) mod error;
 pub(crate) mod raw;
@@ -156,7 +156,8 @@ impl RawSettings {
         let server = self.server()?;
         let auth = self.auth()?;
         let provider = match self.provider_name().as_deref() {
-            None | Some("local") => self.local_provider(&server)?,
+            None => self.default_provider(&server)?,
+            Some("local") => self.local_provider(&server)?,
             Some(name) => providers::spec(name, self)?,
         };
         Ok(Settings {
@@ -186,12 +187,60 @@ impl RawSettings {
         })
     }
 
-    /// `[AUTH] PROVIDER = local`, or no provider named: the embedded issuer, on loopback unless
-    /// `[LOCAL] ALLOW_NETWORK`.
+    /// No provider named: the embedded development issuer, so a fresh clone runs with no settings.
+    #[cfg(feature = "local-issuer")]
+    fn default_provider(&self, server: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
+        self.local_provider(server)
+    }
+
+    /// No provider named, and no development issuer to fall back on: the reader has to name one.
+    #[cfg(not(feature = "local-issuer"))]
+    fn default_provider(&self, _: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
+        Err(ConfigError::key(
+            "AUTH",
+            "PROVIDER",
+            "missing; this binary has no local issuer (feature local-issuer), so name a provider: \
+             auth0, cognito, firebase, fief or oidc",
+        ))
+    }
+
+    /// `[AUTH] PROVIDER = local`: the embedded issuer, on loopback unless `[LOCAL] ALLOW_NETWORK`.
+    #[cfg(feature = "local-issuer")]
     fn local_provider(&self, server: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
+        // `Settings::local` parses `[LOCAL]` once more: parsing is pure, so both agree, and these fns
+        // never name the issuer's types, which a build without the issuer does not have.
         let local = crate::issuer::settings::parse(self, &server.public_base())?;
         local.check_bind_address(server.addr.ip())?;
         Ok(crate::issuer::provider::spec(&local))
+    }
+
+    /// `[AUTH] PROVIDER = local` in a binary built without the issuer.
+    #[cfg(not(feature = "local-issuer"))]
+    fn local_provider(&self, _: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
+        Err(ConfigError::needs_feature(
+            "AUTH",
+            "PROVIDER",
+            "local",
+            "local-issuer",
+        ))
+    }
+
+    /// `[SERVER] METRICS`: on unless turned off.
+    #[cfg(feature = "metrics")]
+    fn metrics(&self) -> Result<bool, ConfigError> {
+        self.flag_or("SERVER", "METRICS", true)
+    }
+
+    /// `[SERVER] METRICS` without the metrics feature: off, and asking for it is an error rather than a
+    /// `/metrics` that silently is not there.
+    #[cfg(not(feature = "metrics"))]
+    fn metrics(&self) -> Result<bool, ConfigError> {
+        if self.flag_or("SERVER", "METRICS", false)? {
+            return Err(ConfigError::needs_feature(
+                "SERVER", "METRICS", "true", "metrics",
+            ));
+        }
+        Ok(false)
     }
 
     fn server(&self) -> Result<ServerSettings, ConfigError> {
@@ -241,7 +290,7 @@ impl RawSettings {
                 }
             }
         }
-        let metrics = self.flag_or("SERVER", "METRICS", true)?;
+        let metrics = self.metrics()?;
         Ok(ServerSettings {
             addr,
             public_url,
@@ -352,8 +401,25 @@ impl RawSettings {
                 format!("expected redis:// or rediss://, got {value:?}"),
             ));
         }
-        Ok(Some(url))
+        redis_cache(url).map(Some)
     }
+}
+
+/// `[CACHE] URL`, checked: Redis, shared between replicas.
+#[cfg(feature = "redis")]
+fn redis_cache(url: Url) -> Result<Url, ConfigError> {
+    Ok(url)
+}
+
+/// `[CACHE] URL` in a binary built without Redis: an error, not a cache that quietly stays per process.
+#[cfg(not(feature = "redis"))]
+fn redis_cache(url: Url) -> Result<Url, ConfigError> {
+    Err(ConfigError::needs_feature(
+        "CACHE",
+        "URL",
+        &format!("{}://", url.scheme()),
+        "redis",
+    ))
 }
 
 #[cfg(test)]
@@ -371,6 +437,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "local-issuer")]
     fn defaults_give_the_local_provider_on_loopback_8000() {
         let settings = Settings::from_pairs(Vec::<(String, String)>::new()).unwrap();
         assert_eq!(settings.server.addr.to_string(), "127.0.0.1:8000");
@@ -449,9 +516,81 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "metrics")]
     fn metrics_are_on_unless_turned_off() {
         assert!(with_oidc(&[]).unwrap().server.metrics);
         let off = with_oidc(&[("SERVER_METRICS", "false")]).unwrap();
         assert!(!off.server.metrics);
+    }
+
+    #[test]
+    #[cfg(not(feature = "local-issuer"))]
+    fn without_the_issuer_an_unnamed_provider_is_missing_and_local_names_the_feature() {
+        let error = Settings::from_pairs(Vec::<(String, String)>::new()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "[AUTH] PROVIDER: missing; this binary has no local issuer (feature local-issuer), so \
+             name a provider: auth0, cognito, firebase, fief or oidc"
+        );
+        for local in ["local", "LOCAL"] {
+            let error = Settings::from_pairs([("AUTH_PROVIDER", local)]).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "[AUTH] PROVIDER: local needs the local-issuer feature, which this binary was \
+                 built without"
+            );
+        }
+        // `[LOCAL]` keys stay known, so one `.config` serves both builds.
+        assert!(with_oidc(&[("LOCAL_TOKEN_TTL", "60")]).is_ok());
+        let error = Settings::from_pairs([("AUTH_PROVIDER", "okta")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("expected auth0, cognito, firebase, fief or oidc"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    #[cfg(not(feature = "redis"))]
+    fn without_redis_a_cache_url_names_the_feature() {
+        for (url, scheme) in [
+            ("redis://127.0.0.1:6379", "redis://"),
+            ("rediss://cache.example.com", "rediss://"),
+        ] {
+            let error = with_oidc(&[("CACHE_URL", url)]).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "[CACHE] URL: {scheme} needs the redis feature, which this binary was built \
+                     without"
+                )
+            );
+        }
+        let malformed = with_oidc(&[("CACHE_URL", "http://cache")]).unwrap_err();
+        assert!(
+            malformed
+                .to_string()
+                .starts_with("[CACHE] URL: expected redis://"),
+            "{malformed}"
+        );
+        assert!(with_oidc(&[]).unwrap().cache.url.is_none());
+    }
+
+    #[test]
+    #[cfg(not(feature = "metrics"))]
+    fn without_metrics_they_default_off_and_asking_for_them_names_the_feature() {
+        assert!(!with_oidc(&[]).unwrap().server.metrics);
+        assert!(
+            !with_oidc(&[("SERVER_METRICS", "false")])
+                .unwrap()
+                .server
+                .metrics
+        );
+        let error = with_oidc(&[("SERVER_METRICS", "yes")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "[SERVER] METRICS: true needs the metrics feature, which this binary was built without"
+        );
     }
 }

@@ -132,6 +132,7 @@ impl LocalSettings {
 #[cfg(test)]
 mod tests {
     #[test]
+    #[cfg(feature = "local-issuer")]
     fn the_local_issuer_refuses_a_network_address_unless_asked_by_name() {
         use crate::config::Settings;
 

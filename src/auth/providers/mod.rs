@@ -180,8 +180,12 @@ pub enum TokenPurpose {
     Id,
 }
 
-/// Every name `[AUTH] PROVIDER` takes, for the error that lists them.
+/// Every name `[AUTH] PROVIDER` takes in this build, for the error that lists them.
+#[cfg(feature = "local-issuer")]
 const PROVIDER_NAMES: &str = "local, auth0, cognito, firebase, fief or oidc";
+/// Every name `[AUTH] PROVIDER` takes in this build, for the error that lists them.
+#[cfg(not(feature = "local-issuer"))]
+const PROVIDER_NAMES: &str = "auth0, cognito, firebase, fief or oidc";
 
 /// Builds the spec of the identity provider `name` from its section. The embedded issuer (`local`) is
 /// not one of them: its spec comes from `crate::issuer::provider`, so this module never reaches into it.
