@@ -116,7 +116,7 @@ pub struct RawSettings {
 
 impl RawSettings {
     /// Takes the keys of the INI file at `path`; an unknown section or key is an error.
-    pub(crate) fn read_ini(&mut self, path: &Path) -> Result<(), ConfigError> {
+    pub(super) fn read_ini(&mut self, path: &Path) -> Result<(), ConfigError> {
         let file_error = |problem: String| ConfigError::File {
             path: path.to_owned(),
             problem,
@@ -158,7 +158,7 @@ impl RawSettings {
 
     /// Takes `SECTION_KEY` variables for known keys. The section is matched by its known prefix, so
     /// `AUTH0_API_AUDIENCE` is `[AUTH0] API_AUDIENCE`, not `[AUTH0] API` + `AUDIENCE`.
-    pub(crate) fn read_env(&mut self, env: impl IntoIterator<Item = (String, String)>) {
+    pub(super) fn read_env(&mut self, env: impl IntoIterator<Item = (String, String)>) {
         for (name, value) in env {
             let name = name.to_ascii_uppercase();
             for (section, keys) in KNOWN_KEYS {
@@ -259,7 +259,7 @@ impl RawSettings {
 
     /// Which provider `[AUTH] PROVIDER` names, lower-cased. When it is unset and exactly one provider
     /// section has values (a `.config` copied from a provider's tutorial), that provider; else `None`.
-    pub(crate) fn provider_name(&self) -> Option<String> {
+    pub(super) fn provider_name(&self) -> Option<String> {
         if let Some(name) = self.get("AUTH", "PROVIDER") {
             return Some(name.to_ascii_lowercase());
         }
