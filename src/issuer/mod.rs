@@ -6,7 +6,9 @@ mod client;
 pub(crate) mod files;
 mod key;
 pub mod login;
+pub mod provider;
 pub mod routes;
+pub mod settings;
 pub mod token;
 pub mod userinfo;
 
@@ -19,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 pub use client::{ClientCredentials, CredentialsOrigin};
 pub use key::SigningKey;
+pub use settings::LocalSettings;
 
 use crate::auth::{KeySet, RandomError, random_token};
 
@@ -51,7 +54,6 @@ pub struct CodeGrant {
     /// Marks the JWS as a code, so no other token of this issuer passes for one.
     pub token_use: String,
 }
-use crate::config::LocalSettings;
 
 /// What can go wrong setting up or using the local issuer.
 #[derive(Debug, thiserror::Error)]
