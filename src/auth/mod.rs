@@ -2,11 +2,15 @@
 //!
 //! A request's bearer token goes through [`Verifier::verify`] once; handlers ask for what they need with
 //! the extractors [`Verified`] (no view of the claims), [`Claims`], `Option<Claims>`,
-//! [`RequireScope`] and [`RequirePermission`].
+//! [`RequireScope`] and [`RequirePermission`]; [`AccessToken`] and `Option<IdToken>` hand over the
+//! raw tokens for calls to the provider.
 
 mod cache;
 mod claims;
+mod cookie;
+mod credentials;
 mod discovery;
+mod endpoints;
 mod error;
 mod extract;
 mod fetch;
@@ -19,9 +23,12 @@ mod require;
 mod verify;
 
 pub use claims::{Claims, Grants, RegisteredClaims, Verified};
+pub use cookie::{ID_TOKEN_COOKIE, SESSION_COOKIE};
+pub use credentials::{bearer_token, id_token, request_token};
 pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};
+pub use endpoints::{Endpoint, Endpoints};
 pub use error::{IdTokenError, TokenError, VerifyError};
-pub use extract::{AccessToken, ID_TOKEN_COOKIE, SESSION_COOKIE, bearer_token, request_token};
+pub use extract::{AccessToken, IdToken};
 pub use fetch::{FetchError, HttpFetcher};
 pub use jwks::{KeySet, KeyStore, VerifyKey};
 pub use pkce::pkce_challenge;

@@ -1,0 +1,233 @@
+//! Where a request's credentials are read, in one place: the bearer header (RFC 6750 §2.1), strictly,
+//! else the browser session's cookie; and the ID token, from `X-Id-Token` or the session.
+
+use std::borrow::Cow;
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::cookie::{session_id_token, session_token};
+use super::error::{IdTokenError, TokenError, VerifyError};
+use crate::ID_TOKEN_HEADER;
+use crate::error::ApiError;
+
+/// The access token of a request: the bearer header, else the session cookie. A header with another
+/// scheme means no bearer credentials; the cookie is then not consulted either.
+///
+/// # Errors
+/// As [`bearer_token`].
+pub fn request_token(parts: &Parts) -> Result<Option<Cow<'_, str>>, ApiError> {
+    if let Some(token) = bearer_token(parts)? {
+        return Ok(Some(Cow::Borrowed(token)));
+    }
+    if parts.headers.contains_key(AUTHORIZATION) {
+        return Ok(None);
+    }
+    Ok(session_token(&parts.headers))
+}
+
+/// The ID token of a request: the `X-Id-Token` header, else the session's ID-token cookie. A header
+/// that was sent is the one meant, so a malformed one is refused rather than passed over for the
+/// cookie.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] for several `X-Id-Token` headers; [`ApiError::InvalidIdToken`] for
+/// one that is not visible ASCII.
+pub fn id_token(parts: &Parts) -> Result<Option<Cow<'_, str>>, ApiError> {
+    let mut values = parts.headers.get_all(ID_TOKEN_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(session_id_token(&parts.headers));
+    };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest("several X-Id-Token headers"));
+    }
+    match value.to_str() {
+        Ok(token) => Ok(Some(Cow::Borrowed(token.trim()))),
+        Err(_) => Err(IdTokenError(VerifyError::Token(TokenError::Malformed)).into()),
+    }
+}
+
+/// The bearer token of a request (RFC 6750 §2.1), `None` when the request carries no bearer credentials
+/// (no `Authorization` header, or another scheme such as `Basic`). The scheme name is case-insensitive.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] for an empty value, a value with spaces or characters outside
+/// `b64token`, or several `Authorization` headers.
+pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest("several Authorization headers"));
+    }
+    // Bytes, not `to_str()`: the b64token check below is stricter than visible ASCII, so one pass
+    // over a token that is often over a kilobyte is enough.
+    let value = value.as_bytes();
+    let (scheme, credentials) = match value.iter().position(|&b| b == b' ') {
+        Some(space) => (&value[..space], &value[space + 1..]),
+        None => (value, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    let start = credentials
+        .iter()
+        .position(|&b| b != b' ')
+        .unwrap_or(credentials.len());
+    let token = &credentials[start..];
+    if token.is_empty() {
+        return Err(ApiError::InvalidRequest("empty bearer token"));
+    }
+    match std::str::from_utf8(token) {
+        Ok(token) if is_b64token(token) => Ok(Some(token)),
+        _ => Err(ApiError::InvalidRequest("malformed bearer token")),
+    }
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| B64TOKEN_CHARS[usize::from(b)])
+}
+
+/// Which bytes `b64token` allows before its `=` padding: one table lookup per byte, since every
+/// request's token (often over a kilobyte) passes through here.
+const B64TOKEN_CHARS: [bool; 256] = {
+    let mut allowed = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        allowed[byte] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        byte += 1;
+    }
+    allowed
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(authorization: &[&str]) -> Parts {
+        let mut request = Request::builder();
+        for value in authorization {
+            request = request.header(AUTHORIZATION, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token(&parts(&["bearer abc"])).unwrap(), Some("abc"));
+        assert_eq!(
+            bearer_token(&parts(&["BEARER a.b.c"])).unwrap(),
+            Some("a.b.c")
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_no_header_are_no_credentials() {
+        assert_eq!(bearer_token(&parts(&[])).unwrap(), None);
+        assert_eq!(bearer_token(&parts(&["Basic dXNlcjpwYXNz"])).unwrap(), None);
+    }
+
+    #[test]
+    fn empty_spaced_or_odd_values_are_invalid_requests() {
+        for value in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer ===",
+        ] {
+            assert!(
+                matches!(
+                    bearer_token(&parts(&[value])),
+                    Err(ApiError::InvalidRequest(_))
+                ),
+                "{value}"
+            );
+        }
+        assert!(bearer_token(&parts(&["Bearer a", "Bearer b"])).is_err());
+    }
+
+    #[test]
+    fn bytes_outside_ascii_make_a_bearer_token_malformed_and_leave_other_schemes_alone() {
+        let header = |bytes: &[u8]| {
+            let mut request = Request::builder().body(()).unwrap();
+            request.headers_mut().insert(
+                AUTHORIZATION,
+                axum::http::HeaderValue::from_bytes(bytes).unwrap(),
+            );
+            request.into_parts().0
+        };
+        assert!(matches!(
+            bearer_token(&header(b"Bearer ab\xc3\xa9")),
+            Err(ApiError::InvalidRequest("malformed bearer token"))
+        ));
+        assert_eq!(bearer_token(&header(b"Basic \xc3\xa9")).unwrap(), None);
+        assert_eq!(bearer_token(&header(b"Bearer   a.b")).unwrap(), Some("a.b"));
+    }
+
+    #[test]
+    fn the_b64token_table_allows_exactly_the_rfc_6750_characters() {
+        let grammar = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+        for b in 0..=u8::MAX {
+            assert_eq!(B64TOKEN_CHARS[usize::from(b)], grammar(b), "byte {b:#04x}");
+        }
+        assert!(is_b64token("a.b-c_d~e+f/g=="));
+        assert!(!is_b64token("a=b"), "padding only at the end");
+    }
+
+    fn with_headers(pairs: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder();
+        for (name, value) in pairs {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_session_cookie_stands_in_for_a_missing_bearer_header_only() {
+        let cookie = ("cookie", "session=from-cookie");
+        let token = |pairs: &[(&str, &str)]| {
+            request_token(&with_headers(pairs))
+                .unwrap()
+                .map(Cow::into_owned)
+        };
+        assert_eq!(token(&[cookie]).as_deref(), Some("from-cookie"));
+        assert_eq!(
+            token(&[cookie, ("authorization", "Bearer from-header")]).as_deref(),
+            Some("from-header")
+        );
+        assert_eq!(
+            token(&[cookie, ("authorization", "Basic dXNlcjpwYXNz")]),
+            None
+        );
+    }
+
+    #[test]
+    fn the_id_token_header_comes_before_the_session_cookie() {
+        let cookie = ("cookie", "id_token=from-cookie");
+        let id =
+            |pairs: &[(&str, &str)]| id_token(&with_headers(pairs)).unwrap().map(Cow::into_owned);
+        assert_eq!(id(&[cookie]).as_deref(), Some("from-cookie"));
+        assert_eq!(
+            id(&[cookie, ("x-id-token", "from-header")]).as_deref(),
+            Some("from-header")
+        );
+        assert_eq!(id(&[]), None);
+        assert!(matches!(
+            id_token(&with_headers(&[("x-id-token", "a"), ("x-id-token", "b")])),
+            Err(ApiError::InvalidRequest(_))
+        ));
+        let mut parts = with_headers(&[cookie]);
+        parts.headers.insert(
+            ID_TOKEN_HEADER,
+            axum::http::HeaderValue::from_bytes(b"ab\xc3\xa9").unwrap(),
+        );
+        assert!(matches!(id_token(&parts), Err(ApiError::InvalidIdToken(_))));
+    }
+}
