@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{IdTokenError, RandomError, Required, TokenError, VerifyError};
+use crate::store::UserInfoError;
 
 /// The realm named in every `Bearer` challenge.
 pub const REALM: &str = "protected-api";
@@ -85,6 +86,18 @@ impl From<IdTokenError> for ApiError {
         match error {
             VerifyError::Token(error) => Self::InvalidIdToken(error),
             VerifyError::KeysUnavailable => Self::KeysUnavailable,
+        }
+    }
+}
+
+/// The provider's userinfo endpoint failed us: 502, whatever the cause (logged where it happened).
+impl From<UserInfoError> for ApiError {
+    fn from(error: UserInfoError) -> Self {
+        match error {
+            UserInfoError::Upstream(_) => Self::Upstream("the provider's userinfo endpoint failed"),
+            UserInfoError::OtherSubject => {
+                Self::Upstream("the userinfo answer is about another subject")
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa_swagger_ui::{Config, oauth};
 
-use crate::auth::DiscoveryDocument;
+use crate::auth::{DiscoveryDocument, Endpoint};
 use crate::error::ErrorBody;
 use crate::extract::Path;
 use crate::issuer::routes as issuer;
@@ -76,16 +76,11 @@ fn offered_scopes(state: &AppState) -> Vec<String> {
 }
 
 fn login_urls(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Option<LoginUrls> {
-    let login = &state.verifier.spec().login;
-    let authorize = login
-        .authorize
-        .clone()
-        .or_else(|| discovered?.authorization_endpoint.clone())?;
-    let token = login
-        .token
-        .clone()
-        .or_else(|| discovered?.token_endpoint.clone());
-    Some(LoginUrls { authorize, token })
+    let endpoints = &state.endpoints;
+    Some(LoginUrls {
+        authorize: endpoints.configured_or(Endpoint::Authorize, discovered)?,
+        token: endpoints.configured_or(Endpoint::Token, discovered),
+    })
 }
 
 /// Every body is read within the size limit (`ApiError::Unreadable`): each operation that takes one

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::auth::providers::KeySource;
-use crate::auth::{Discovery, HttpFetcher, KeyStore, Verifier};
+use crate::auth::{Discovery, Endpoints, HttpFetcher, KeyStore, Verifier};
 use crate::config::Settings;
 use crate::issuer::routes::IssuerState;
 use crate::issuer::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
-use crate::store::{AccountStore, UserInfoCache};
+use crate::store::{AccountStore, CacheUrlError, UserInfoStore};
 
 /// Why the service could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -24,9 +24,9 @@ pub enum StartError {
     /// The local accounts database.
     #[error("accounts database: {0}")]
     Database(#[from] sqlx::Error),
-    /// The user-info cache's Redis URL.
-    #[error("[CACHE] URL: {0}")]
-    Cache(#[from] redis::RedisError),
+    /// The user-info cache's URL.
+    #[error(transparent)]
+    Cache(#[from] CacheUrlError),
 }
 
 /// Everything handlers share, behind one `Arc`: axum clones the state for every request, and one
@@ -44,12 +44,14 @@ pub struct Handles {
     pub settings: Arc<Settings>,
     /// The provider's discovery document (OIDC), fetched lazily.
     pub discovery: Option<Discovery>,
+    /// The provider's login, token, userinfo and logout endpoints: configured, else discovered.
+    pub endpoints: Endpoints,
     /// The embedded issuer, when `[AUTH] PROVIDER = local`.
     pub issuer: Option<IssuerState>,
     /// Local accounts, when `[AUTH] PROVIDER = local`.
     pub accounts: Option<AccountStore>,
-    /// Answers of the provider's userinfo endpoint.
-    pub userinfo: UserInfoCache,
+    /// Answers of the provider's userinfo endpoint, cached.
+    pub userinfo: UserInfoStore,
     /// The HTTP client for calls to the provider.
     pub http: HttpFetcher,
 }
@@ -77,9 +79,10 @@ handles_from_state! {
     verifier: Verifier,
     settings: Arc<Settings>,
     discovery: Option<Discovery>,
+    endpoints: Endpoints,
     issuer: Option<IssuerState>,
     accounts: Option<AccountStore>,
-    userinfo: UserInfoCache,
+    userinfo: UserInfoStore,
     http: HttpFetcher,
 }
 
@@ -114,6 +117,7 @@ impl AppState {
                 KeyStore::discovered(found, http.clone(), ttl, min_refresh)
             }
         };
+        let endpoints = Endpoints::new(spec.login.clone(), discovery.clone());
         let verifier = Verifier::new(spec, settings.auth.clone(), keys);
         let (issuer, accounts) = match local {
             Some(local) => {
@@ -130,11 +134,12 @@ impl AppState {
             }
             None => (None, None),
         };
-        let userinfo = UserInfoCache::new(settings.cache.url.as_ref())?;
+        let userinfo = UserInfoStore::new(&settings.cache, http.clone())?;
         Ok(Self(Arc::new(Handles {
             verifier,
             settings: Arc::new(settings),
             discovery,
+            endpoints,
             issuer,
             accounts,
             userinfo,

@@ -1,24 +1,17 @@
 //! `GET /api/user`: who is calling. From a verified ID token (`X-Id-Token`, or the session's), else the
 //! provider's userinfo endpoint (cached per token), else the access token's own claims.
 
-use std::time::Duration;
-
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_extra::extract::CookieJar;
-use jsonwebtoken::get_current_timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::ID_TOKEN_HEADER;
-use crate::auth::{AccessToken, Claims, ID_TOKEN_COOKIE};
+use crate::auth::{AccessToken, Claims, Endpoint, IdToken};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::state::AppState;
-use crate::store::UserInfoCache;
 
 /// `/api/user`.
 pub fn router() -> Router<AppState> {
@@ -91,7 +84,7 @@ impl User {
     params(UserQuery, ("X-Id-Token" = Option<String>, Header, description = "An ID token for the same user (audience: the provider's client id)")),
     responses(
         (status = 200, description = "The current user", body = User),
-        (status = 400, description = "Malformed Authorization header or query (invalid_request)", body = ErrorBody),
+        (status = 400, description = "Malformed Authorization header, several X-Id-Token headers, or a malformed query (invalid_request)", body = ErrorBody),
         (status = 401, description = "No token, or an invalid access or ID token (invalid_token); see WWW-Authenticate", body = ErrorBody),
         (status = 502, description = "The provider's userinfo endpoint failed", body = ErrorBody),
         (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
@@ -99,77 +92,24 @@ impl User {
 pub async fn user(
     State(state): State<AppState>,
     Query(query): Query<UserQuery>,
-    headers: HeaderMap,
-    jar: CookieJar,
     claims: Claims,
     AccessToken(token): AccessToken,
+    id_token: Option<IdToken>,
 ) -> Result<Json<User>, ApiError> {
-    let sub = claims.sub().unwrap_or_default().to_owned();
-    let id_token = headers
-        .get(ID_TOKEN_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            jar.get(ID_TOKEN_COOKIE)
-                .map(|cookie| cookie.value().to_owned())
-        });
-    if let Some(id_token) = id_token {
-        let verified = state
-            .verifier
-            .verify_id_token(id_token.trim(), Some(&sub))
-            .await?;
+    let sub = claims.sub().unwrap_or_default();
+    if let Some(IdToken(id_token)) = id_token {
+        let verified = state.verifier.verify_id_token(&id_token, Some(sub)).await?;
         let claims = verified.deserialize().unwrap_or_default();
-        return Ok(Json(User::from_claims(claims, &sub, "id_token")));
+        return Ok(Json(User::from_claims(claims, sub, "id_token")));
     }
-    let endpoint = match &state.verifier.spec().login.userinfo {
-        Some(url) => Some(url.clone()),
-        None => match &state.discovery {
-            Some(discovery) => discovery
-                .document()
-                .await
-                .ok()
-                .and_then(|document| document.userinfo_endpoint.clone()),
-            None => None,
-        },
-    };
-    let Some(endpoint) = endpoint else {
+    let Some(endpoint) = state.endpoints.get(Endpoint::Userinfo).await else {
         // No userinfo endpoint (Firebase): the access token is the user's own ID token.
         let claims = claims.verified().deserialize().unwrap_or_default();
-        return Ok(Json(User::from_claims(claims, &sub, "access_token")));
+        return Ok(Json(User::from_claims(claims, sub, "access_token")));
     };
-    let key = UserInfoCache::key(&token);
-    if !query.refresh
-        && let Some(Value::Object(cached)) = state.userinfo.get(&key).await
-    {
-        return Ok(Json(User::from_claims(cached, &sub, "userinfo")));
-    }
-    let answer: Map<String, Value> =
-        state
-            .http
-            .get_json_as(&endpoint, &token)
-            .await
-            .map_err(|error| {
-                tracing::warn!(%error, "userinfo request failed");
-                ApiError::Upstream("the provider's userinfo endpoint failed")
-            })?;
-    // OpenID Connect Core §5.3.2: the answer must be about the token's subject.
-    if answer.get("sub").and_then(Value::as_str) != Some(sub.as_str()) {
-        return Err(ApiError::Upstream(
-            "the userinfo answer is about another subject",
-        ));
-    }
-    let remaining = claims
-        .verified()
-        .expires_at()
-        .saturating_sub(get_current_timestamp());
-    let ttl = state
-        .settings
-        .cache
-        .userinfo_ttl
-        .min(Duration::from_secs(remaining));
-    state
+    let answer = state
         .userinfo
-        .put(&key, &Value::Object(answer.clone()), ttl)
-        .await;
-    Ok(Json(User::from_claims(answer, &sub, "userinfo")))
+        .lookup(&endpoint, &token, claims.verified(), query.refresh)
+        .await?;
+    Ok(Json(User::from_claims(answer, sub, "userinfo")))
 }

@@ -6,4 +6,4 @@ pub mod userinfo;
 
 pub use accounts::{Account, AccountStore, LoginError, NewAccount, SignupError};
 pub use passwords::{Busy, PasswordHashing};
-pub use userinfo::UserInfoCache;
+pub use userinfo::{CacheUrlError, UserInfoError, UserInfoStore};
