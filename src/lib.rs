@@ -10,7 +10,8 @@
 //!   [`auth::providers`] maps each provider's settings to what the verifier checks.
 //! - [`issuer`]: the embedded development identity provider (`PROVIDER = local`).
 //! - [`routes`]: the endpoints, one module per area.
-//! - [`store`]: local accounts (SQLite) and the user-info cache (memory or Redis).
+//! - [`session`]: browser login (`/login`, `/auth-callback`, `/logout`) and the session cookies.
+//! - [`store`]: local accounts (SQLite) and the user-info store (memory or Redis).
 //! - [`openapi`]: the OpenAPI document and Swagger UI.
 //! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
 //! - [`extract`]: `Form`, `Json`, `Query`, `Path`, `Bytes` whose rejections are `ApiError` JSON.
@@ -35,6 +36,7 @@ pub mod issuer;
 pub mod openapi;
 pub mod routes;
 pub mod server;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -91,7 +93,10 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         routes::metadata::METADATA_PATH
     )
     .into();
-    let mut router = routes::router().merge(openapi::router(&state)).merge(extra);
+    let mut router = routes::router()
+        .merge(session::router())
+        .merge(openapi::router(&state))
+        .merge(extra);
     if let Some(issuer) = state.issuer.clone() {
         router = router
             .merge(issuer::routes::router(issuer))

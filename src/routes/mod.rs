@@ -4,19 +4,18 @@ pub mod accounts;
 pub mod api;
 pub mod health;
 pub mod metadata;
-pub mod session;
 pub mod user;
 
 use axum::Router;
 
 use crate::state::AppState;
 
-/// The service's own routes (the local issuer's and the docs are added in [`crate::app_with`]).
+/// The service's own routes (the local issuer's, the browser session's and the docs are added in
+/// [`crate::app_with`]).
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(api::router())
         .merge(user::router())
-        .merge(session::router())
         .merge(health::router())
         .merge(metadata::router())
 }

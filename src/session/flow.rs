@@ -1,0 +1,163 @@
+//! The login in progress between `/login` and `/auth-callback`. Its secrets (`state`, the PKCE
+//! verifier, the nonce) and where to go next wait in a short-lived HttpOnly cookie scoped to
+//! `/auth-callback`, so nothing is kept on the server and any replica can serve the callback.
+
+use std::sync::Arc;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use super::redirect::next_or_default;
+use crate::auth::{RandomError, random_token};
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::extract::Query;
+
+/// The cookie holding the login in progress.
+pub(super) const FLOW_COOKIE: &str = "login_flow";
+/// The only path the flow cookie is sent to.
+pub(super) const FLOW_PATH: &str = "/auth-callback";
+/// How long a person may take to log in at the provider, in seconds.
+pub(super) const FLOW_MAX_AGE: i64 = 600;
+
+/// What `/login` remembers for `/auth-callback`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PendingLogin {
+    /// RFC 6749 §10.12: binds the callback to this browser's login (CSRF).
+    pub(super) state: String,
+    /// RFC 7636: the PKCE code verifier, sent only with the code exchange.
+    pub(super) verifier: String,
+    /// OpenID Connect Core §3.1.2.1: must come back in the ID token (replay).
+    pub(super) nonce: String,
+    /// Where to go once logged in: a path on this service.
+    pub(super) next: String,
+}
+
+impl PendingLogin {
+    /// Fresh secrets for a login that ends at `next`.
+    pub(super) fn new(next: String) -> Result<Self, RandomError> {
+        Ok(Self {
+            state: random_token()?,
+            verifier: random_token()?,
+            nonce: random_token()?,
+            next,
+        })
+    }
+
+    /// The flow cookie's value (form-encoded).
+    pub(super) fn cookie_value(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("state", &self.state)
+            .append_pair("verifier", &self.verifier)
+            .append_pair("nonce", &self.nonce)
+            .append_pair("next", &self.next)
+            .finish()
+    }
+
+    /// The login a flow cookie holds; `None` unless every part is there, and the secrets non-empty.
+    fn from_cookie_value(value: &str) -> Option<Self> {
+        let (mut state, mut verifier, mut nonce, mut next) = (None, None, None, None);
+        for (name, value) in url::form_urlencoded::parse(value.as_bytes()) {
+            let slot = match &*name {
+                "state" => &mut state,
+                "verifier" => &mut verifier,
+                "nonce" => &mut nonce,
+                "next" => &mut next,
+                _ => continue,
+            };
+            *slot = Some(value.into_owned());
+        }
+        let secret = |value: Option<String>| value.filter(|value| !value.is_empty());
+        Some(Self {
+            state: secret(state)?,
+            verifier: secret(verifier)?,
+            nonce: secret(nonce)?,
+            next: next?,
+        })
+    }
+}
+
+/// The provider's answer at `/auth-callback` (RFC 6749 §4.1.2 and §4.1.2.1).
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// A callback that belongs to the login in progress in this browser: the provider said yes, the
+/// flow cookie is there, and the `state` it sent back is the one `/login` made.
+#[derive(Debug)]
+pub(super) struct LoginFlow {
+    /// The authorization code to exchange.
+    pub(super) code: String,
+    /// The login's secrets; its `next` checked again, since the cookie came back from the browser.
+    pub(super) login: PendingLogin,
+}
+
+impl<S> FromRequestParts<S> for LoginFlow
+where
+    Arc<Settings>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(query) = Query::<CallbackQuery>::from_request_parts(parts, state).await?;
+        if let Some(error) = query.error {
+            tracing::info!(%error, "the provider refused the login");
+            return Err(ApiError::Forbidden("the provider refused the login"));
+        }
+        let mut login = CookieJar::from_headers(&parts.headers)
+            .get(FLOW_COOKIE)
+            .and_then(|cookie| PendingLogin::from_cookie_value(cookie.value()))
+            .ok_or(ApiError::InvalidRequest(
+                "no login in progress (start at /login)",
+            ))?;
+        // Constant time: how much of a guess matches must not show in the answer's timing.
+        let state_matches = query.state.is_some_and(|got| {
+            verify_slices_are_equal(got.as_bytes(), login.state.as_bytes()).is_ok()
+        });
+        if !state_matches {
+            return Err(ApiError::InvalidRequest(
+                "state does not match the login in progress",
+            ));
+        }
+        let code = query
+            .code
+            .ok_or(ApiError::InvalidRequest("no code in the callback"))?;
+        let settings = Arc::<Settings>::from_ref(state);
+        login.next = next_or_default(&settings.server.public_url, Some(&login.next));
+        Ok(Self { code, login })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_login_survives_its_cookie() {
+        let login = PendingLogin::new("/api/private?a=b&c=d".to_owned()).unwrap();
+        assert_eq!(
+            PendingLogin::from_cookie_value(&login.cookie_value()),
+            Some(login)
+        );
+    }
+
+    #[test]
+    fn a_cookie_missing_a_part_or_with_an_empty_secret_is_no_login() {
+        for value in [
+            "",
+            "state=s&verifier=v&nonce=n",
+            "state=&verifier=v&nonce=n&next=%2F",
+            "state=s&verifier=&nonce=n&next=%2F",
+            "state=s&verifier=v&nonce=&next=%2F",
+        ] {
+            assert_eq!(PendingLogin::from_cookie_value(value), None, "{value:?}");
+        }
+    }
+}

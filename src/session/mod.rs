@@ -1,0 +1,120 @@
+//! Browser sessions, as Fief's web-app integration does it: `/login` sends the browser to the provider
+//! (authorization code with PKCE, `state` and `nonce`), `/auth-callback` exchanges the code, verifies
+//! both tokens and keeps them in HttpOnly, SameSite=Lax cookies (Secure on https), `/logout` clears them.
+//! Nothing is kept on the server: any replica can serve any step. The `auth` extractors read the
+//! cookies back (`Claims` and `AccessToken` the access token, `Option<IdToken>` the ID token).
+
+mod callback;
+mod cookies;
+mod flow;
+mod redirect;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+use url::Url;
+
+use self::flow::PendingLogin;
+use crate::auth::{Endpoint, ID_TOKEN_COOKIE, pkce_challenge};
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::state::AppState;
+
+/// `/login`, `/auth-callback`, `/logout`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login))
+        .route("/auth-callback", get(callback::callback))
+        .route("/logout", get(logout))
+}
+
+/// Where to go after logging in.
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    /// A path on this service (default `/api/user`); anything that would leave it is ignored.
+    next: Option<String>,
+}
+
+/// Sends the browser to the provider's login page.
+async fn login(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+    jar: CookieJar,
+) -> Result<Response, ApiError> {
+    let client_id = state
+        .verifier
+        .spec()
+        .client_id
+        .as_deref()
+        .ok_or(ApiError::Unavailable(
+            "browser login needs the provider's CLIENT_ID",
+        ))?;
+    let authorize = state
+        .endpoints
+        .get(Endpoint::Authorize)
+        .await
+        .ok_or(ApiError::Unavailable(
+            "the provider has no authorization endpoint",
+        ))?;
+    let next = redirect::next_or_default(&state.settings.server.public_url, query.next.as_deref());
+    let login = PendingLogin::new(next)?;
+    let url = authorization_request(&state, authorize, client_id, &login);
+    let jar = cookies::begin_login(jar, &state.settings.server, &login);
+    Ok((jar, Redirect::to(url.as_str())).into_response())
+}
+
+/// The authorization request (RFC 6749 §4.1.1) for `login`, with its PKCE challenge (RFC 7636 §4.3)
+/// and nonce (OpenID Connect Core §3.1.2.1), plus the provider's own parameters (Auth0's `audience`).
+fn authorization_request(
+    state: &AppState,
+    mut authorize: Url,
+    client_id: &str,
+    login: &PendingLogin,
+) -> Url {
+    let scope = format!("openid profile email {}", state.settings.auth.scope);
+    let mut pairs = authorize.query_pairs_mut();
+    pairs
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", &callback_url(state))
+        .append_pair("scope", &scope)
+        .append_pair("state", &login.state)
+        .append_pair("nonce", &login.nonce)
+        .append_pair("code_challenge", &pkce_challenge(&login.verifier))
+        .append_pair("code_challenge_method", "S256");
+    for (name, value) in &state.verifier.spec().login.authorize_params {
+        pairs.append_pair(name, value);
+    }
+    drop(pairs);
+    authorize
+}
+
+/// Ends the session, and the provider's too when it publishes an `end_session_endpoint` (OpenID
+/// Connect RP-Initiated Logout §2).
+async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let home = format!("{}/docs", state.settings.server.public_base());
+    let target = match state.endpoints.get(Endpoint::EndSession).await {
+        Some(mut end_session) => {
+            let mut pairs = end_session.query_pairs_mut();
+            pairs.append_pair("post_logout_redirect_uri", &home);
+            if let Some(hint) = jar.get(ID_TOKEN_COOKIE) {
+                pairs.append_pair("id_token_hint", hint.value());
+            }
+            if let Some(client_id) = &state.verifier.spec().client_id {
+                pairs.append_pair("client_id", client_id);
+            }
+            drop(pairs);
+            end_session.to_string()
+        }
+        None => home,
+    };
+    (cookies::end_session(jar), Redirect::to(&target)).into_response()
+}
+
+/// Where the provider sends the browser back: `/auth-callback` under the public URL.
+fn callback_url(state: &AppState) -> String {
+    format!("{}/auth-callback", state.settings.server.public_base())
+}
