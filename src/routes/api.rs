@@ -1,6 +1,5 @@
 //! The example API: public, private, scoped, permission, optional and owner-only endpoints.
 
-use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -12,7 +11,6 @@ use crate::auth::{
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Path;
 use crate::state::AppState;
-use crate::store::AccountStore;
 
 /// `/api/*`.
 pub fn router() -> Router<AppState> {
@@ -75,9 +73,6 @@ pub struct Profile {
     pub scopes: Vec<String>,
     /// Permissions the caller's token grants.
     pub permissions: Vec<String>,
-    /// The stored account, for local users.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<crate::store::Account>,
 }
 
 /// No token needed.
@@ -168,25 +163,13 @@ pub async fn optional(claims: Option<Claims>) -> Json<OptionalMessage> {
         (status = 403, description = "The profile belongs to someone else (forbidden)", body = ErrorBody),
         (status = 503, description = "The provider's keys are unavailable (temporarily_unavailable)", body = ErrorBody),
     ))]
-pub async fn profile(
-    State(accounts): State<Option<AccountStore>>,
-    Path(id): Path<String>,
-    claims: Claims,
-) -> Result<Json<Profile>, ApiError> {
+pub async fn profile(Path(id): Path<String>, claims: Claims) -> Result<Json<Profile>, ApiError> {
     if claims.sub() != Some(id.as_str()) {
         return Err(ApiError::Forbidden("this profile belongs to another user"));
     }
-    let account = match accounts {
-        Some(accounts) => accounts
-            .find(&id)
-            .await
-            .map_err(|error| ApiError::Internal(error.into()))?,
-        None => None,
-    };
     Ok(Json(Profile {
         sub: id,
         scopes: claims.scopes().iter().map(str::to_owned).collect(),
         permissions: claims.permissions().iter().map(str::to_owned).collect(),
-        account,
     }))
 }

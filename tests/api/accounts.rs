@@ -57,16 +57,8 @@ async fn the_password_grant_gives_tokens_for_the_account_and_never_says_which_pa
         "people get no permissions by default"
     );
 
-    let profile: Value = app
-        .get_with(
-            &format!("/api/profile/{}", account["sub"].as_str().unwrap()),
-            token,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(profile["account"]["email"], "carol@example.com");
+    let user: Value = app.get_with("/api/user", token).await.json().await.unwrap();
+    assert_eq!(user["email"], "carol@example.com");
 
     let wrong_password: Value = password_grant(&app, "carol@example.com", "wrong password!")
         .await

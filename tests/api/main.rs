@@ -13,6 +13,7 @@ mod current_user;
 mod endpoints;
 mod errors;
 mod flows;
+mod identity;
 mod interop;
 mod jwks_cache;
 mod jwks_faults;
