@@ -36,6 +36,7 @@ pub mod issuer;
 pub mod openapi;
 pub mod routes;
 pub mod server;
+#[cfg(feature = "sessions")]
 pub mod session;
 pub mod state;
 pub mod store;
@@ -93,10 +94,11 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         routes::metadata::METADATA_PATH
     )
     .into();
-    let mut router = routes::router()
-        .merge(session::router())
-        .merge(openapi::router(&state))
-        .merge(extra);
+    let mut router = routes::router().merge(openapi::router(&state)).merge(extra);
+    #[cfg(feature = "sessions")]
+    {
+        router = router.merge(session::router());
+    }
     if let Some(issuer) = state.issuer.clone() {
         router = router
             .merge(issuer::routes::router(issuer))

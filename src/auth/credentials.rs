@@ -181,6 +181,7 @@ mod tests {
         assert!(!is_b64token("a=b"), "padding only at the end");
     }
 
+    #[cfg(feature = "sessions")]
     fn with_headers(pairs: &[(&str, &str)]) -> Parts {
         let mut request = Request::builder();
         for (name, value) in pairs {
@@ -189,6 +190,7 @@ mod tests {
         request.body(()).unwrap().into_parts().0
     }
 
+    #[cfg(feature = "sessions")]
     #[test]
     fn the_session_cookie_stands_in_for_a_missing_bearer_header_only() {
         let cookie = ("cookie", "session=from-cookie");
@@ -208,6 +210,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "sessions")]
     #[test]
     fn the_id_token_header_comes_before_the_session_cookie() {
         let cookie = ("cookie", "id_token=from-cookie");

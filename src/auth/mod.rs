@@ -7,6 +7,10 @@
 
 mod cache;
 mod claims;
+#[cfg(feature = "sessions")]
+mod cookie;
+#[cfg(not(feature = "sessions"))]
+#[path = "cookie_off.rs"]
 mod cookie;
 mod credentials;
 mod discovery;
@@ -23,6 +27,7 @@ mod require;
 mod verify;
 
 pub use claims::{Claims, Grants, RegisteredClaims, Verified};
+#[cfg(feature = "sessions")]
 pub use cookie::{ID_TOKEN_COOKIE, SESSION_COOKIE};
 pub use credentials::{bearer_token, id_token, request_token};
 pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};

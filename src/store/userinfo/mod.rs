@@ -4,6 +4,10 @@
 //! Redis that is down or slow is skipped (the endpoint is called instead), never turned into an error.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(not(feature = "redis"))]
+#[path = "redis_off.rs"]
 mod redis;
 
 use std::sync::Arc;
@@ -187,6 +191,7 @@ mod tests {
         assert!(store.get(&key).await.is_none());
     }
 
+    #[cfg(feature = "redis")]
     #[tokio::test]
     async fn an_unreachable_redis_is_a_miss_not_an_error() {
         let store = store(Some("redis://127.0.0.1:1/"));

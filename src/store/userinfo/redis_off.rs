@@ -1,0 +1,31 @@
+//! Built without the `redis` feature: the shared cache cannot exist. An uninhabited stand-in with the
+//! same functions as `redis.rs`, so the store's code reads the same either way; `connect` refuses,
+//! for library users who fill in `CacheSettings` by hand (the config parser refuses first).
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::{Answer, CacheUrlError, TokenKey};
+
+/// No value of this type exists without the `redis` feature.
+pub(super) enum Shared {}
+
+impl Shared {
+    /// Always refused: this binary has no Redis client.
+    pub(super) fn connect(_: &Url) -> Result<Self, CacheUrlError> {
+        Err(CacheUrlError(
+            "redis:// needs the redis feature, which this binary was built without".to_owned(),
+        ))
+    }
+
+    /// Unreachable: there is no `Shared` to call it on.
+    pub(super) async fn get(&self, _: &TokenKey) -> Option<Answer> {
+        match *self {}
+    }
+
+    /// Unreachable: there is no `Shared` to call it on.
+    pub(super) async fn put(&self, _: &TokenKey, _: &Answer, _: Duration) {
+        match *self {}
+    }
+}
