@@ -93,9 +93,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     .into();
     let mut router = routes::router().merge(openapi::router(&state)).merge(extra);
     if let Some(issuer) = state.issuer.clone() {
-        router = router
-            .merge(issuer::routes::router(issuer))
-            .merge(routes::accounts::router());
+        router = router.merge(issuer::routes::router(issuer));
     }
     router = router
         .fallback(|| async { ApiError::NotFound })

@@ -8,8 +8,7 @@ use axum::extract::FromRef;
 use crate::auth::providers::KeySource;
 use crate::auth::{Discovery, HttpFetcher, KeyStore, Verifier};
 use crate::config::Settings;
-use crate::issuer::routes::IssuerState;
-use crate::issuer::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
+use crate::issuer::{IssuerError, IssuerState, LocalIssuer};
 use crate::store::{AccountStore, UserInfoCache};
 
 /// Why the service could not be assembled.
@@ -115,21 +114,11 @@ impl AppState {
             }
         };
         let verifier = Verifier::new(spec, settings.auth.clone(), keys);
-        let (issuer, accounts) = match local {
-            Some(local) => {
-                let accounts = AccountStore::open(&settings.local.database_url).await?;
-                (
-                    Some(local_issuer_state(
-                        &settings,
-                        local,
-                        verifier.clone(),
-                        accounts.clone(),
-                    )?),
-                    Some(accounts),
-                )
-            }
-            None => (None, None),
+        let issuer = match local {
+            Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
+            None => None,
         };
+        let accounts = issuer.as_ref().map(|issuer| issuer.accounts.clone());
         let userinfo = UserInfoCache::new(settings.cache.url.as_ref())?;
         Ok(Self(Arc::new(Handles {
             verifier,
@@ -141,52 +130,4 @@ impl AppState {
             http,
         })))
     }
-}
-
-fn local_issuer_state(
-    settings: &Settings,
-    issuer: LocalIssuer,
-    verifier: Verifier,
-    accounts: AccountStore,
-) -> Result<IssuerState, IssuerError> {
-    let configured = settings
-        .local
-        .client_id
-        .as_deref()
-        .zip(settings.local.client_secret.as_deref());
-    let file = settings.local.data_dir.join("client.json");
-    let (client, origin) = ClientCredentials::load_or_create(configured, &file)?;
-    match origin {
-        // The secret stays in the 0600 file: logs are collected, shipped and kept where anyone on the
-        // team may read them.
-        CredentialsOrigin::Generated => tracing::warn!(
-            client_id = %client.client_id,
-            file = %file.display(),
-            "generated the local issuer's client credentials; the secret is in the file"
-        ),
-        CredentialsOrigin::Stored => {
-            tracing::info!(client_id = %client.client_id, file = %file.display(), "local client credentials loaded");
-        }
-        CredentialsOrigin::Configured => {
-            tracing::info!(client_id = %client.client_id, "local client from configuration")
-        }
-    }
-    let default_scopes = vec![
-        settings.auth.scope.clone(),
-        settings.auth.permission.clone(),
-    ];
-    let user_scopes = ["openid", "profile", "email", settings.auth.scope.as_str()]
-        .map(str::to_owned)
-        .to_vec();
-    Ok(IssuerState {
-        issuer,
-        client,
-        default_scopes,
-        user_scopes,
-        redirect_uris: settings.local.redirect_uris.clone(),
-        verifier,
-        accounts,
-        failures: crate::issuer::routes::FailedLogins::default(),
-        secure_cookies: settings.server.secure_cookies(),
-    })
 }
