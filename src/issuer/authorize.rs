@@ -26,7 +26,8 @@ use crate::extract::{Form, Query};
 use crate::store::passwords::RETRY_AFTER_SECS;
 use crate::store::{Account, LoginError};
 
-/// The double-submit cookie: set with each form, and sent back in the form's `csrf` field.
+/// The double-submit cookie: set with each form, and sent back in the form's `csrf` field. The path
+/// covers `/authorize/signup` too.
 const CSRF_COOKIE: &str = "authorize_csrf";
 const CSRF_PATH: &str = "/authorize";
 
@@ -58,6 +59,13 @@ impl AuthorizeRequest {
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value.as_deref()?)))
+    }
+
+    /// The same request as a query string, to link from one form to the other.
+    pub(super) fn query(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.pairs())
+            .finish()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The HTML of `/authorize`: the sign-in form, the error page,
+//! The HTML of `/authorize` and `/authorize/signup`: the sign-in and sign-up forms, the error page,
 //! and the headers every one of them is served with.
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, RETRY_AFTER, X_FRAME_OPTIONS};
@@ -51,11 +51,76 @@ pub(super) fn login_page(request: &AuthorizeRequest, csrf: &str, error: Option<&
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <button type="submit">Sign in</button>
 </form>
-<p class="hint">Local development accounts: create one with <code>POST /auth/signup</code>.</p>"#,
+<p class="hint">No account yet? <a id="signup" href="/authorize/signup?{query}">Create one</a> (a local development account).</p>"#,
         error = alert(error),
         hidden = hidden_fields(request, csrf),
+        query = escape(&request.query()),
     );
     page("Sign in to protected-api", &body)
+}
+
+/// The sign-up form for `request`: what `POST /auth/signup` takes, then the same authorization
+/// request goes on. `error` and `fields` say what was wrong with the last try; `kept` refills the
+/// fields that were not secret.
+pub(super) fn signup_page(
+    request: &AuthorizeRequest,
+    csrf: &str,
+    kept: &Kept<'_>,
+    error: Option<&str>,
+    fields: &[(&str, &str)],
+) -> String {
+    let problem = |field: &str| {
+        fields
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map_or_else(String::new, |(_, message)| {
+                format!(
+                    "<p class=\"field-error\" id=\"{field}-error\">{}</p>",
+                    escape(message)
+                )
+            })
+    };
+    let body = format!(
+        r#"{error}<form method="post" action="/authorize/signup">
+  {hidden}
+  <label for="username">Username or email</label>
+  <input id="username" name="username" autocomplete="username" value="{username}" required autofocus>
+  {username_error}
+  <label for="password">Password (8 characters or more)</label>
+  <input id="password" name="password" type="password" autocomplete="new-password" required>
+  {password_error}
+  <label for="email">Email (optional)</label>
+  <input id="email" name="email" type="email" autocomplete="email" value="{email}">
+  {email_error}
+  <label for="name">Name (optional)</label>
+  <input id="name" name="name" autocomplete="name" value="{name}">
+  {name_error}
+  <button type="submit">Create account</button>
+</form>
+<p class="hint">Already have an account? <a id="signin" href="/authorize?{query}">Sign in</a></p>"#,
+        error = alert(error),
+        hidden = hidden_fields(request, csrf),
+        username = escape(kept.username),
+        email = escape(kept.email),
+        name = escape(kept.name),
+        username_error = problem("username"),
+        password_error = problem("password"),
+        email_error = problem("email"),
+        name_error = problem("name"),
+        query = escape(&request.query()),
+    );
+    page("Create a protected-api account", &body)
+}
+
+/// What the sign-up form shows again after a refusal (never the password).
+#[derive(Debug, Default)]
+pub(super) struct Kept<'a> {
+    /// The username typed.
+    pub(super) username: &'a str,
+    /// The email typed.
+    pub(super) email: &'a str,
+    /// The name typed.
+    pub(super) name: &'a str,
 }
 
 fn alert(error: Option<&str>) -> String {

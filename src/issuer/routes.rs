@@ -1,5 +1,5 @@
-//! The local issuer's HTTP face: keys, discovery, `/oauth/token`, `/authorize`, `/auth/signup`
-//! and `/userinfo`.
+//! The local issuer's HTTP face: keys, discovery, `/oauth/token`, `/authorize` (with its sign-up
+//! form), `/auth/signup` and `/userinfo`.
 
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
@@ -21,6 +21,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: IssuerState) -> Router<S>
         )
         .route("/oauth/token", post(token::token))
         .route("/authorize", get(authorize::form).post(authorize::submit))
+        .route("/authorize/signup", get(signup::form).post(signup::submit))
         .route("/auth/signup", post(signup::signup))
         .route("/userinfo", get(userinfo::userinfo))
         .with_state(state)

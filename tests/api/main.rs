@@ -20,6 +20,7 @@ mod process;
 mod providers;
 mod redis_cache;
 mod rejections;
+mod signup_form;
 mod slow_clients;
 mod tokens;
 mod users;
