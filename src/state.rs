@@ -14,15 +14,12 @@ use crate::store::{AccountStore, UserInfoCache};
 /// Why the service could not be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The local issuer's key or client credentials.
+    /// The local issuer's key, client credentials or accounts database.
     #[error(transparent)]
     Issuer(#[from] IssuerError),
     /// The HTTP client for the provider's documents.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    /// The local accounts database.
-    #[error("accounts database: {0}")]
-    Database(#[from] sqlx::Error),
     /// The user-info cache's Redis URL.
     #[error("[CACHE] URL: {0}")]
     Cache(#[from] redis::RedisError),
