@@ -100,19 +100,20 @@ pub(super) async fn submit(
         email: optional(&form.email),
         name: optional(&form.name),
     };
-    let refused = match create(&state.accounts, new).await {
-        Ok(account) => return grant(&state, checked, &form.request, &account),
-        Err(refused) => refused,
-    };
+    match create(&state.accounts, new).await {
+        Ok(account) => grant(&state, checked, &form.request, &account),
+        Err(refused) => show_again(&form, &csrf, refused),
+    }
+}
+
+/// The sign-up form again, saying why `refused` (what `POST /auth/signup` would answer, as a page);
+/// a server fault is the error page instead.
+fn show_again(form: &SignupForm, csrf: &str, refused: ApiError) -> Result<Response, Refused> {
     let (status, message, fields, wait) = match &refused {
         ApiError::InvalidFields { summary, fields } => {
             let fields = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                capitalised(summary),
-                fields,
-                None,
-            )
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            (status, capitalised(summary), fields, None)
         }
         ApiError::Conflict(message) => (StatusCode::CONFLICT, capitalised(message), vec![], None),
         ApiError::Busy { retry_after } => (
@@ -131,7 +132,7 @@ pub(super) async fn submit(
         email: &form.email,
         name: &form.name,
     };
-    let page = signup_page(&form.request, &csrf, &kept, Some(&message), &fields);
+    let page = signup_page(&form.request, csrf, &kept, Some(&message), &fields);
     Ok(pages::respond(status, page, wait))
 }
 
