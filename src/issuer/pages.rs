@@ -69,6 +69,14 @@ pub(super) fn signup_page(
     error: Option<&str>,
     fields: &[(&str, &str)],
 ) -> String {
+    // A field with a problem says so to screen readers, and points at the message.
+    let invalid = |field: &str| {
+        if fields.iter().any(|(name, _)| *name == field) {
+            format!(" aria-invalid=\"true\" aria-describedby=\"{field}-error\"")
+        } else {
+            String::new()
+        }
+    };
     let problem = |field: &str| {
         fields
             .iter()
@@ -84,16 +92,16 @@ pub(super) fn signup_page(
         r#"{error}<form method="post" action="/authorize/signup">
   {hidden}
   <label for="username">Username or email</label>
-  <input id="username" name="username" autocomplete="username" value="{username}" required autofocus>
+  <input id="username" name="username" autocomplete="username" value="{username}"{username_invalid} required autofocus>
   {username_error}
   <label for="password">Password (8 characters or more)</label>
-  <input id="password" name="password" type="password" autocomplete="new-password" required>
+  <input id="password" name="password" type="password" autocomplete="new-password"{password_invalid} required>
   {password_error}
   <label for="email">Email (optional)</label>
-  <input id="email" name="email" type="email" autocomplete="email" value="{email}">
+  <input id="email" name="email" type="email" autocomplete="email" value="{email}"{email_invalid}>
   {email_error}
   <label for="name">Name (optional)</label>
-  <input id="name" name="name" autocomplete="name" value="{name}">
+  <input id="name" name="name" autocomplete="name" value="{name}"{name_invalid}>
   {name_error}
   <button type="submit">Create account</button>
 </form>
@@ -103,6 +111,10 @@ pub(super) fn signup_page(
         username = escape(kept.username),
         email = escape(kept.email),
         name = escape(kept.name),
+        username_invalid = invalid("username"),
+        password_invalid = invalid("password"),
+        email_invalid = invalid("email"),
+        name_invalid = invalid("name"),
         username_error = problem("username"),
         password_error = problem("password"),
         email_error = problem("email"),

@@ -222,6 +222,10 @@ async fn a_taken_email_or_a_weak_password_shows_the_form_again_with_the_reason()
     assert_eq!(weak.status(), 422);
     let html = weak.text().await.unwrap();
     assert!(html.contains(r#"id="password-error""#), "{html}");
+    assert!(
+        html.contains(r#"aria-invalid="true" aria-describedby="password-error""#),
+        "the field points at its message: {html}"
+    );
 }
 
 #[tokio::test]
