@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use super::fetch::{FetchError, HttpFetcher};
-use crate::config::is_loopback;
+use crate::config::urls::is_loopback;
 
 /// The parts of a discovery document this service uses (OpenID Connect Discovery 1.0 §3).
 #[derive(Debug, Clone, Deserialize)]

@@ -6,7 +6,7 @@ use axum::http::header::CACHE_CONTROL;
 use url::Url;
 
 use super::jwks::KeySet;
-use crate::config::is_loopback;
+use crate::config::urls::is_loopback;
 
 /// Largest key set or discovery document accepted. Real ones are a few KiB.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;

@@ -8,7 +8,9 @@ pub(crate) mod files;
 mod key;
 pub mod login;
 mod pages;
+pub mod provider;
 pub mod routes;
+pub mod settings;
 pub mod signup;
 mod state;
 pub mod token;
@@ -23,6 +25,7 @@ use serde_json::{Map, Value, json};
 
 pub use client::{ClientCredentials, CredentialsOrigin};
 pub use key::SigningKey;
+pub use settings::LocalSettings;
 pub use state::IssuerState;
 
 use crate::auth::{KeySet, RandomError, random_token};
@@ -56,7 +59,6 @@ pub struct CodeGrant {
     /// Marks the JWS as a code, so no other token of this issuer passes for one.
     pub token_use: String,
 }
-use crate::config::LocalSettings;
 
 /// What can go wrong setting up or using the local issuer.
 #[derive(Debug, thiserror::Error)]

@@ -41,7 +41,7 @@ async fn swagger_ui_signs_up_logs_in_with_oauth_and_with_a_pasted_token() {
     if !browser_available() {
         return;
     }
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let client = &app.state.issuer.as_ref().unwrap().client;
     let token: serde_json::Value = app
         .post("/oauth/token")

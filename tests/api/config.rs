@@ -13,6 +13,16 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `pairs` after a real provider's settings, so a test of the core runs in every build.
+fn with_oidc(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let oidc = [
+        ("AUTH_PROVIDER", "oidc"),
+        ("OIDC_ISSUER", "https://idp.example.com"),
+        ("OIDC_AUDIENCE", "api"),
+    ];
+    env(&[&oidc[..], pairs].concat())
+}
+
 fn ini(text: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::Builder::new().suffix(".ini").tempfile().unwrap();
     file.write_all(text.as_bytes()).unwrap();
@@ -64,7 +74,7 @@ fn the_auth0_tutorials_config_works_as_written() {
 #[test]
 fn environment_overrides_the_file_which_overrides_defaults() {
     let file = ini(
-        "[SERVER]\nPORT = 9000\nHOST = 0.0.0.0\n[auth]\nleeway = 5\n[LOCAL]\nALLOW_NETWORK = true\n",
+        "[SERVER]\nPORT = 9000\nHOST = 0.0.0.0\n[auth]\nleeway = 5\n[oidc]\nIssuer = https://idp.example.com\nAUDIENCE = api\n",
     );
     let settings = Settings::load_from(Some(file.path()), env(&[("SERVER_PORT", "9100")])).unwrap();
     assert_eq!(settings.server.addr.port(), 9100);
@@ -134,7 +144,12 @@ fn provider_specific_rules_are_checked_at_start() {
             "[AUTH] LEEWAY: expected a whole number of seconds",
         ),
         (
-            &[("CACHE_URL", "http://cache")],
+            &[
+                ("AUTH_PROVIDER", "oidc"),
+                ("OIDC_ISSUER", "https://idp.example.com"),
+                ("OIDC_AUDIENCE", "a"),
+                ("CACHE_URL", "http://cache"),
+            ],
             "[CACHE] URL: expected redis://",
         ),
     ];
@@ -172,6 +187,7 @@ fn a_bad_value_stops_the_process_with_one_line_naming_the_key() {
 }
 
 #[test]
+#[cfg(feature = "local-issuer")]
 fn open_sign_up_never_serves_the_network_unless_asked_for_by_name() {
     // What `docker run -p 8000:8000 protected-api` does with no provider settings: the image binds
     // every interface. The process must exit with the setting to pass, not serve open sign-up.
@@ -200,6 +216,7 @@ fn a_missing_config_file_is_an_error_too() {
 }
 
 #[test]
+#[cfg(feature = "local-issuer")]
 fn the_token_command_refuses_other_providers() {
     let (code, stderr) = run(
         &["token"],
@@ -212,10 +229,11 @@ fn the_token_command_refuses_other_providers() {
     assert!(stderr.contains("PROVIDER is firebase"), "{stderr}");
 }
 
+const EXAMPLE_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.config.example");
+
 #[test]
-fn the_example_config_documents_every_key_and_loads() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.config.example");
-    let text = std::fs::read_to_string(path).unwrap();
+fn the_example_config_documents_every_key() {
+    let text = std::fs::read_to_string(EXAMPLE_CONFIG).unwrap();
     for (section, keys) in protected_api::config::KNOWN_KEYS {
         let start = text
             .find(&format!("\n[{section}]\n"))
@@ -232,14 +250,52 @@ fn the_example_config_documents_every_key_and_loads() {
             assert!(documented, "[{section}] {key} is in .config.example");
         }
     }
-    assert!(Settings::load_from(Some(std::path::Path::new(path)), env(&[])).is_ok());
+}
+
+#[test]
+#[cfg(feature = "local-issuer")]
+fn the_example_config_loads() {
+    let settings = Settings::load_from(Some(std::path::Path::new(EXAMPLE_CONFIG)), env(&[]));
+    assert!(settings.is_ok(), "{settings:?}");
+}
+
+/// A lean binary reads the same example: the one line it refuses is `PROVIDER = local`, and naming a
+/// real provider is all it takes.
+#[test]
+#[cfg(not(feature = "local-issuer"))]
+fn a_build_without_the_issuer_refuses_only_the_examples_provider() {
+    let path = Some(std::path::Path::new(EXAMPLE_CONFIG));
+    let error = Settings::load_from(path, env(&[])).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "[AUTH] PROVIDER: local needs the local-issuer feature, which this binary was built without"
+    );
+    let settings = Settings::load_from(path, with_oidc(&[]));
+    assert!(settings.is_ok(), "{settings:?}");
+}
+
+/// What `docker run` of a lean image does with no provider settings: exit 2, one line saying what to set.
+#[test]
+#[cfg(not(feature = "local-issuer"))]
+fn a_build_without_the_issuer_stops_when_no_provider_is_named() {
+    let (code, stderr) = run(&[], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("[AUTH] PROVIDER: missing"), "{stderr}");
+    assert!(stderr.contains("local-issuer"), "{stderr}");
+    let (code, stderr) = run(&[], &[("AUTH_PROVIDER", "local")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("[AUTH] PROVIDER: local needs the local-issuer feature"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn cors_origins_must_be_origins() {
     let ok = Settings::load_from(
         None,
-        env(&[(
+        with_oidc(&[(
             "SERVER_CORS_ORIGINS",
             "http://localhost:3000, https://app.example.com",
         )]),
@@ -251,7 +307,7 @@ fn cors_origins_must_be_origins() {
     );
     let error = Settings::load_from(
         None,
-        env(&[("SERVER_CORS_ORIGINS", "https://app.example.com/path")]),
+        with_oidc(&[("SERVER_CORS_ORIGINS", "https://app.example.com/path")]),
     )
     .unwrap_err();
     assert!(

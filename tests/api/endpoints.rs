@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, www_authenticate};
 
 #[tokio::test]
 async fn public_needs_no_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let response = app.get("/api/public").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
@@ -21,7 +21,7 @@ async fn public_needs_no_token() {
 
 #[tokio::test]
 async fn private_returns_every_claim_of_a_valid_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app
         .idp()
         .token()
@@ -39,7 +39,7 @@ async fn private_returns_every_claim_of_a_valid_token() {
 
 #[tokio::test]
 async fn private_scoped_needs_the_configured_scope() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let with_scope = app.idp().token().scope("openid read:messages").sign();
     assert_eq!(
         app.get_with("/api/private-scoped", &with_scope)
@@ -66,7 +66,7 @@ async fn private_scoped_needs_the_configured_scope() {
 
 #[tokio::test]
 async fn scopes_may_come_as_an_scp_array() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app
         .idp()
         .token()
@@ -80,7 +80,10 @@ async fn scopes_may_come_as_an_scp_array() {
 
 #[tokio::test]
 async fn the_scope_name_comes_from_configuration() {
-    let app = TestApp::oidc(&[("AUTH_SCOPE", "messages.read")], Router::new()).await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_SCOPE", "messages.read")])
+        .spawn()
+        .await;
     let token = app.idp().token().scope("messages.read").sign();
     assert_eq!(
         app.get_with("/api/private-scoped", &token).await.status(),
@@ -97,7 +100,7 @@ async fn the_scope_name_comes_from_configuration() {
 
 #[tokio::test]
 async fn admin_needs_the_permission_not_a_scope_of_the_same_name() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let permitted = app.idp().token().permissions(&["read:admin"]).sign();
     assert_eq!(app.get_with("/api/admin", &permitted).await.status(), 200);
 
@@ -109,11 +112,10 @@ async fn admin_needs_the_permission_not_a_scope_of_the_same_name() {
 
 #[tokio::test]
 async fn permissions_follow_a_dotted_claim_path() {
-    let app = TestApp::oidc(
-        &[("OIDC_PERMISSIONS_CLAIM", "realm_access.roles")],
-        Router::new(),
-    )
-    .await;
+    let app = TestApp::builder()
+        .extra(&[("OIDC_PERMISSIONS_CLAIM", "realm_access.roles")])
+        .spawn()
+        .await;
     let token = app.idp().token().keycloak(&["read:admin"]).sign();
     assert_eq!(app.get_with("/api/admin", &token).await.status(), 200);
     let other_role = app.idp().token().keycloak(&["user"]).sign();
@@ -122,7 +124,7 @@ async fn permissions_follow_a_dotted_claim_path() {
 
 #[tokio::test]
 async fn optional_tells_anonymous_from_authenticated_and_still_refuses_bad_tokens() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let anonymous: Value = app
         .get("/api/optional")
         .send()
@@ -151,7 +153,7 @@ async fn optional_tells_anonymous_from_authenticated_and_still_refuses_bad_token
 
 #[tokio::test]
 async fn a_profile_is_shown_to_its_owner_only() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let alice = app
         .idp()
         .token()
@@ -198,7 +200,7 @@ fn scope_routes() -> Router<AppState> {
 
 #[tokio::test]
 async fn requirements_match_all_of_or_any_of() {
-    let app = TestApp::oidc(&[], scope_routes()).await;
+    let app = TestApp::builder().routes(scope_routes()).spawn().await;
     let write_only = app.idp().token().scope("write:messages").sign();
     let both = app
         .idp()
@@ -225,7 +227,7 @@ async fn handlers_can_ask_for_custom_claims() {
         "/tenant",
         get(|claims: Claims<TenantClaims>| async move { claims.tenant.clone() }),
     );
-    let app = TestApp::oidc(&[], routes).await;
+    let app = TestApp::builder().routes(routes).spawn().await;
     let token = app.idp().token().claim("tenant", "acme").sign();
     let response = app.get_with("/tenant", &token).await;
     assert_eq!(response.text().await.unwrap(), "acme");

@@ -6,7 +6,7 @@ use crate::helpers::{TestApp, www_authenticate};
 
 #[tokio::test]
 async fn no_token_gets_a_bare_challenge_pointing_at_the_resource_metadata() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let response = app.get("/api/private").send().await.unwrap();
     assert_eq!(response.status(), 401);
     let challenge = www_authenticate(&response);
@@ -29,7 +29,7 @@ async fn no_token_gets_a_bare_challenge_pointing_at_the_resource_metadata() {
 
 #[tokio::test]
 async fn another_scheme_counts_as_no_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let response = app
         .get("/api/private")
         .basic_auth("user", Some("pass"))
@@ -42,7 +42,7 @@ async fn another_scheme_counts_as_no_token() {
 
 #[tokio::test]
 async fn the_scheme_name_is_case_insensitive() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app.idp().token().sign();
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let response = app
@@ -57,7 +57,7 @@ async fn the_scheme_name_is_case_insensitive() {
 
 #[tokio::test]
 async fn an_empty_or_spaced_bearer_value_is_an_invalid_request() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     // `/api/user` passes the token on to the provider: it reads it with the same strict parser.
     for path in ["/api/private", "/api/user"] {
         for value in ["Bearer", "Bearer ", "Bearer two words", "Bearer a,b"] {
@@ -81,7 +81,7 @@ async fn an_empty_or_spaced_bearer_value_is_an_invalid_request() {
 
 #[tokio::test]
 async fn a_token_shaped_word_that_is_no_jwt_is_an_invalid_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     for token in ["abc", "a.b.c", "a.b", "...."] {
         let response = app.get_with("/api/private", token).await;
         assert_eq!(response.status(), 401, "{token}");
@@ -94,7 +94,7 @@ async fn a_token_shaped_word_that_is_no_jwt_is_an_invalid_token() {
 
 #[tokio::test]
 async fn unknown_paths_and_wrong_methods_answer_json() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let response = app.get("/nope").send().await.unwrap();
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
@@ -109,7 +109,7 @@ async fn unknown_paths_and_wrong_methods_answer_json() {
 
 #[tokio::test]
 async fn a_huge_header_is_refused_and_the_service_keeps_serving() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let huge = "a".repeat(100 * 1024);
     let response = app.get_with("/api/private", &huge).await;
     assert!(response.status().is_client_error(), "{}", response.status());
@@ -118,7 +118,7 @@ async fn a_huge_header_is_refused_and_the_service_keeps_serving() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let response = app
         .get("/api/public")
         .header("x-request-id", "trace-me")
@@ -132,7 +132,7 @@ async fn every_response_carries_a_request_id() {
 
 #[tokio::test]
 async fn metrics_count_requests_refusals_and_cache_hits() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app.idp().token().sign();
     for _ in 0..3 {
         app.get_with("/api/private", &token).await; // the first fetches keys, the second caches, the third hits
@@ -169,17 +169,19 @@ async fn metrics_count_requests_refusals_and_cache_hits() {
 
 #[tokio::test]
 async fn metrics_can_be_turned_off() {
-    let app = TestApp::oidc(&[("SERVER_METRICS", "false")], axum::Router::new()).await;
+    let app = TestApp::builder()
+        .extra(&[("SERVER_METRICS", "false")])
+        .spawn()
+        .await;
     assert_eq!(app.get("/metrics").send().await.unwrap().status(), 404);
 }
 
 #[tokio::test]
 async fn cors_preflight_allows_configured_origins_only() {
-    let app = TestApp::oidc(
-        &[("SERVER_CORS_ORIGINS", "http://localhost:3000")],
-        axum::Router::new(),
-    )
-    .await;
+    let app = TestApp::builder()
+        .extra(&[("SERVER_CORS_ORIGINS", "http://localhost:3000")])
+        .spawn()
+        .await;
     let preflight = |origin: &'static str| {
         app.http
             .request(

@@ -108,12 +108,14 @@ impl OpenIdProvider {
 
 /// The service trusting `provider` by discovery, for this API's resource indicator.
 async fn app_for(provider: &OpenIdProvider) -> TestApp {
-    TestApp::with_settings(&[
-        ("AUTH_PROVIDER", "oidc"),
-        ("OIDC_ISSUER", &provider.issuer),
-        ("OIDC_AUDIENCE", THIS_API),
-    ])
-    .await
+    TestApp::builder()
+        .settings(&[
+            ("AUTH_PROVIDER", "oidc"),
+            ("OIDC_ISSUER", &provider.issuer),
+            ("OIDC_AUDIENCE", THIS_API),
+        ])
+        .spawn()
+        .await
 }
 
 /// The JOSE header of a compact JWT.

@@ -8,35 +8,9 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, assert_invalid_token};
 
-fn oidc_pairs(idp: &MockIdp, extra: &[(&'static str, &'static str)]) -> Vec<(String, String)> {
-    let mut pairs = vec![
-        ("AUTH_PROVIDER".to_owned(), "oidc".to_owned()),
-        ("OIDC_ISSUER".to_owned(), idp.issuer().to_owned()),
-        (
-            "OIDC_AUDIENCE".to_owned(),
-            protected_api::testing::AUDIENCE.to_owned(),
-        ),
-    ];
-    pairs.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    pairs
-}
-
-pub(crate) async fn app_with(idp: MockIdp, extra: &[(&'static str, &'static str)]) -> TestApp {
-    let pairs = oidc_pairs(&idp, extra);
-    let pairs: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    TestApp::with_idp(idp, &pairs).await
-}
-
 #[tokio::test]
 async fn keys_are_fetched_once_and_then_served_from_the_cache() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app.idp().token().sign();
     for _ in 0..20 {
         assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
@@ -47,7 +21,10 @@ async fn keys_are_fetched_once_and_then_served_from_the_cache() {
 
 #[tokio::test]
 async fn a_rotated_key_is_picked_up_without_restart() {
-    let app = app_with(MockIdp::start().await, &[("AUTH_JWKS_MIN_REFRESH", "0")]).await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_JWKS_MIN_REFRESH", "0")])
+        .spawn()
+        .await;
     let old = app.idp().token().sign();
     assert_eq!(app.get_with("/api/private", &old).await.status(), 200);
 
@@ -65,7 +42,10 @@ async fn a_rotated_key_is_picked_up_without_restart() {
 
 #[tokio::test]
 async fn unknown_kids_refetch_at_most_once_per_min_refresh() {
-    let app = app_with(MockIdp::start().await, &[("AUTH_JWKS_MIN_REFRESH", "60")]).await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_JWKS_MIN_REFRESH", "60")])
+        .spawn()
+        .await;
     assert_eq!(
         app.get_with("/api/private", &app.idp().token().sign())
             .await
@@ -93,7 +73,7 @@ async fn unknown_kids_refetch_at_most_once_per_min_refresh() {
 
 #[tokio::test]
 async fn concurrent_requests_share_one_fetch() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let token = app.idp().token().sign();
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..50 {
@@ -107,11 +87,10 @@ async fn concurrent_requests_share_one_fetch() {
 
 #[tokio::test]
 async fn cached_keys_keep_serving_while_the_idp_is_down_or_answers_garbage() {
-    let app = app_with(
-        MockIdp::start().await,
-        &[("AUTH_JWKS_TTL", "1"), ("AUTH_JWKS_MIN_REFRESH", "0")],
-    )
-    .await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_JWKS_TTL", "1"), ("AUTH_JWKS_MIN_REFRESH", "0")])
+        .spawn()
+        .await;
     let token = app.idp().token().sign();
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
     for answer in [JwksAnswer::Status(500), JwksAnswer::Garbage] {
@@ -129,7 +108,11 @@ async fn cached_keys_keep_serving_while_the_idp_is_down_or_answers_garbage() {
 async fn no_keys_at_all_is_503_and_the_service_stays_up() {
     let idp = MockIdp::start().await;
     idp.answer_with(JwksAnswer::Status(503));
-    let app = app_with(idp, &[("AUTH_JWKS_MIN_REFRESH", "0")]).await;
+    let app = TestApp::builder()
+        .idp(idp)
+        .extra(&[("AUTH_JWKS_MIN_REFRESH", "0")])
+        .spawn()
+        .await;
     let token = app.idp().token().sign();
     let response = app.get_with("/api/private", &token).await;
     assert_eq!(response.status(), 503);
@@ -148,43 +131,20 @@ async fn no_keys_at_all_is_503_and_the_service_stays_up() {
 #[tokio::test]
 async fn the_service_starts_while_the_idp_is_unreachable() {
     let idp = MockIdp::start().await;
-    let pairs = oidc_pairs(&idp, &[("AUTH_JWKS_MIN_REFRESH", "0")]);
     let issuer = idp.issuer().to_owned();
     drop(idp); // nothing listens there any more
-    let settings = protected_api::Settings::from_pairs(pairs).unwrap();
-    let router = protected_api::build(settings).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(protected_api::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::new();
-    assert_eq!(
-        http.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http.get(format!("{base}/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
-    );
-    assert_eq!(
-        http.get(format!("{base}/api/public"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let app = TestApp::builder()
+        .settings(&[
+            ("AUTH_PROVIDER", "oidc"),
+            ("OIDC_ISSUER", &issuer),
+            ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
+            ("AUTH_JWKS_MIN_REFRESH", "0"),
+        ])
+        .spawn()
+        .await;
+    assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
+    assert_eq!(app.get("/readyz").send().await.unwrap().status(), 503);
+    assert_eq!(app.get("/api/public").send().await.unwrap().status(), 200);
     assert!(issuer.starts_with("http://127.0.0.1:"));
 }
 
@@ -192,14 +152,18 @@ async fn the_service_starts_while_the_idp_is_unreachable() {
 async fn the_idps_max_age_sets_the_ttl_unless_configured() {
     let idp = MockIdp::start().await;
     idp.cache_control("public, max-age=3600");
-    let app = app_with(idp, &[]).await;
+    let app = TestApp::builder().idp(idp).spawn().await;
     let token = app.idp().token().sign();
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
     assert_eq!(app.idp().jwks_fetches(), 1);
 
     let idp = MockIdp::start().await;
     idp.cache_control("public, max-age=3600");
-    let app = app_with(idp, &[("AUTH_JWKS_TTL", "1")]).await;
+    let app = TestApp::builder()
+        .idp(idp)
+        .extra(&[("AUTH_JWKS_TTL", "1")])
+        .spawn()
+        .await;
     let token = app.idp().token().sign();
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -215,14 +179,11 @@ async fn the_idps_max_age_sets_the_ttl_unless_configured() {
 async fn a_configured_jwks_uri_skips_discovery() {
     let idp = MockIdp::start().await;
     let jwks_uri = idp.jwks_uri();
-    let issuer = idp.issuer().to_owned();
-    let pairs = [
-        ("AUTH_PROVIDER", "oidc"),
-        ("OIDC_ISSUER", issuer.as_str()),
-        ("OIDC_AUDIENCE", protected_api::testing::AUDIENCE),
-        ("OIDC_JWKS_URI", jwks_uri.as_str()),
-    ];
-    let app = TestApp::with_idp(idp, &pairs).await;
+    let app = TestApp::builder()
+        .idp(idp)
+        .extra(&[("OIDC_JWKS_URI", &jwks_uri)])
+        .spawn()
+        .await;
     assert_eq!(
         app.get_with("/api/private", &app.idp().token().sign())
             .await
@@ -234,7 +195,10 @@ async fn a_configured_jwks_uri_skips_discovery() {
 
 #[tokio::test]
 async fn cached_tokens_of_a_revoked_key_stop_working_after_the_refresh() {
-    let app = app_with(MockIdp::start().await, &[("AUTH_JWKS_MIN_REFRESH", "0")]).await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_JWKS_MIN_REFRESH", "0")])
+        .spawn()
+        .await;
     let old = app.idp().token().sign();
     for _ in 0..5 {
         assert_eq!(app.get_with("/api/private", &old).await.status(), 200);
@@ -257,11 +221,10 @@ async fn cached_tokens_of_a_revoked_key_stop_working_after_the_refresh() {
 
 #[tokio::test]
 async fn a_stale_key_set_bypasses_the_token_cache_so_revocation_is_noticed() {
-    let app = app_with(
-        MockIdp::start().await,
-        &[("AUTH_JWKS_TTL", "1"), ("AUTH_JWKS_MIN_REFRESH", "0")],
-    )
-    .await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_JWKS_TTL", "1"), ("AUTH_JWKS_MIN_REFRESH", "0")])
+        .spawn()
+        .await;
     let token = app.idp().token().sign();
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
@@ -284,7 +247,11 @@ async fn an_oversized_key_set_is_refused_like_an_outage() {
             .map(|i| key.jwk_with(serde_json::json!({"kid": format!("k{i}")})))
             .collect(),
     );
-    let app = app_with(idp, &[("AUTH_JWKS_MIN_REFRESH", "0")]).await;
+    let app = TestApp::builder()
+        .idp(idp)
+        .extra(&[("AUTH_JWKS_MIN_REFRESH", "0")])
+        .spawn()
+        .await;
     let response = app
         .get_with("/api/private", &app.idp().token().sign())
         .await;

@@ -8,7 +8,6 @@ use protected_api::testing::{JwksAnswer, MockIdp};
 use serde_json::Value;
 
 use crate::helpers::{TestApp, assert_invalid_token};
-use crate::jwks_cache::app_with;
 
 /// Well under the service's 10 s fetch timeout, and far above a loaded machine's normal answer time.
 const PROMPT: Duration = Duration::from_secs(2);
@@ -27,12 +26,12 @@ async fn fifty_valid_requests_at_once_all_succeed(app: &TestApp) {
 }
 
 /// An app whose key set expires after one second, already holding keys, whose IdP then hangs.
-async fn app_with_expired_keys_and_a_hanging_idp(
-    extra: &[(&'static str, &'static str)],
-) -> TestApp {
-    let mut pairs = vec![("AUTH_JWKS_TTL", "1")];
-    pairs.extend_from_slice(extra);
-    let app = app_with(MockIdp::start().await, &pairs).await;
+async fn app_with_expired_keys_and_a_hanging_idp(extra: &[(&str, &str)]) -> TestApp {
+    let app = TestApp::builder()
+        .extra(&[("AUTH_JWKS_TTL", "1")])
+        .extra(extra)
+        .spawn()
+        .await;
     let token = app.idp().token().sign();
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
     app.idp().answer_with(JwksAnswer::Hang);
@@ -131,11 +130,10 @@ async fn latency_while_the_idp_hangs_after_the_ttl() {
 
 #[tokio::test]
 async fn a_failed_refetch_for_an_unknown_kid_leaves_fresh_keys_fresh() {
-    let app = app_with(
-        MockIdp::start().await,
-        &[("AUTH_JWKS_TTL", "600"), ("AUTH_JWKS_MIN_REFRESH", "1")],
-    )
-    .await;
+    let app = TestApp::builder()
+        .extra(&[("AUTH_JWKS_TTL", "600"), ("AUTH_JWKS_MIN_REFRESH", "1")])
+        .spawn()
+        .await;
     let token = app.idp().token().sign();
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
     app.idp().answer_with(JwksAnswer::Status(500));
@@ -161,7 +159,7 @@ async fn readyz_names_both_issuers_when_discovery_differs_by_a_trailing_slash() 
     let configured = idp.issuer().to_owned(); // no trailing slash
     let discovered = format!("{configured}/");
     idp.discovery_names_issuer(&discovered);
-    let app = app_with(idp, &[]).await;
+    let app = TestApp::builder().idp(idp).spawn().await;
     let response = app.get("/readyz").send().await.unwrap();
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
@@ -185,7 +183,7 @@ async fn a_refused_discovery_document_is_not_fetched_again_for_every_page_view()
     let idp = MockIdp::start().await;
     let discovered = format!("{}/", idp.issuer());
     idp.discovery_names_issuer(&discovered);
-    let app = app_with(idp, &[]).await;
+    let app = TestApp::builder().idp(idp).spawn().await;
     let token = app.idp().token().sign();
     // 60 requests at once to the pages that consult the document, as a crawler or a retrying
     // client would send them while the configuration is wrong.
@@ -248,7 +246,7 @@ async fn the_binary_logs_both_issuers_at_start_when_discovery_differs() {
 
 #[tokio::test]
 async fn readyz_is_200_when_discovery_names_the_configured_issuer() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let response = app.get("/readyz").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();

@@ -5,6 +5,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
+use crate::process::Service;
 
 async fn client(app: &TestApp) -> (String, String) {
     let issuer = app.state.issuer.as_ref().unwrap();
@@ -16,7 +17,7 @@ async fn client(app: &TestApp) -> (String, String) {
 
 #[tokio::test]
 async fn jwks_and_discovery_describe_the_issuer() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let discovery: Value = app
         .get("/.well-known/openid-configuration")
         .send()
@@ -56,7 +57,7 @@ async fn jwks_and_discovery_describe_the_issuer() {
 
 #[tokio::test]
 async fn client_credentials_by_form_gives_a_token_the_api_accepts() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let (id, secret) = client(&app).await;
     let response = app
         .post("/oauth/token")
@@ -90,7 +91,7 @@ async fn client_credentials_by_form_gives_a_token_the_api_accepts() {
 
 #[tokio::test]
 async fn client_credentials_by_basic_auth_and_json_with_a_narrower_scope() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let (id, secret) = client(&app).await;
     let response = app
         .post("/oauth/token")
@@ -116,7 +117,7 @@ type Form<'a> = &'a [(&'a str, &'a str)];
 
 #[tokio::test]
 async fn token_requests_fail_the_rfc_6749_way() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let (id, secret) = client(&app).await;
     let cases: [(Form, u16, &str); 4] = [
         (
@@ -180,11 +181,14 @@ async fn token_requests_fail_the_rfc_6749_way() {
 
 #[tokio::test]
 async fn configured_client_credentials_are_used_instead_of_generated_ones() {
-    let app = TestApp::local(&[
-        ("LOCAL_CLIENT_ID", "my-client"),
-        ("LOCAL_CLIENT_SECRET", "my-secret-value"),
-    ])
-    .await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[
+            ("LOCAL_CLIENT_ID", "my-client"),
+            ("LOCAL_CLIENT_SECRET", "my-secret-value"),
+        ])
+        .spawn()
+        .await;
     let response = app
         .post("/oauth/token")
         .basic_auth("my-client", Some("my-secret-value"))
@@ -223,26 +227,16 @@ fn the_token_command_prints_a_token_the_service_accepts() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let settings = protected_api::Settings::from_pairs([
-            ("LOCAL_DATA_DIR", data.path().display().to_string()),
-            ("SERVER_PUBLIC_URL", "http://127.0.0.1:8000".to_owned()),
-        ])
-        .unwrap();
-        let router = protected_api::build(settings).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(protected_api::serve(
-            listener,
-            router,
-            std::future::pending(),
-        ));
-        let http = reqwest::Client::new();
-        let response = http
-            .get(format!("{base}/api/private-scoped"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        // The data directory and public URL the command signed with.
+        let app = TestApp::builder()
+            .local()
+            .extra(&[
+                ("LOCAL_DATA_DIR", &data.path().display().to_string()),
+                ("SERVER_PUBLIC_URL", "http://127.0.0.1:8000"),
+            ])
+            .spawn()
+            .await;
+        let response = app.get_with("/api/private-scoped", &token).await;
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["claims"]["sub"], "alice");
@@ -250,12 +244,7 @@ fn the_token_command_prints_a_token_the_service_accepts() {
             body["claims"]["exp"].as_u64().unwrap() - body["claims"]["iat"].as_u64().unwrap(),
             120
         );
-        let admin = http
-            .get(format!("{base}/api/admin"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let admin = app.get_with("/api/admin", &token).await;
         assert_eq!(admin.status(), 403, "only the scope was asked for");
     });
 }
@@ -293,21 +282,13 @@ async fn every_file_in_a_shared_data_dir_is_private() {
     // A directory that already exists and others may list: a Docker volume, a `mkdir`.
     let data = tempfile::tempdir().unwrap();
     std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let settings = protected_api::Settings::from_pairs([
-        ("LOCAL_DATA_DIR", data.path().display().to_string()),
-        ("SERVER_PUBLIC_URL", base.clone()),
-    ])
-    .unwrap();
-    let router = protected_api::build(settings).await.unwrap();
-    tokio::spawn(protected_api::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    let signed_up = reqwest::Client::new()
-        .post(format!("{base}/auth/signup"))
+    let app = TestApp::builder()
+        .local()
+        .extra(&[("LOCAL_DATA_DIR", &data.path().display().to_string())])
+        .spawn()
+        .await;
+    let signed_up = app
+        .post("/auth/signup")
         .json(&serde_json::json!({"username": "olive", "password": "correct horse battery"}))
         .send()
         .await
@@ -331,4 +312,23 @@ async fn every_file_in_a_shared_data_dir_is_private() {
     ] {
         assert!(names.iter().any(|name| name == expected), "{names:?}");
     }
+}
+
+#[test]
+fn the_local_issuers_first_start_writes_its_client_secret_to_a_file_not_the_log() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().display().to_string();
+    let service = Service::start(data, &[("LOCAL_DATA_DIR", data_dir.as_str())]);
+    let client: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(service.data.path().join("client.json")).unwrap())
+            .unwrap();
+    let secret = client["client_secret"].as_str().unwrap();
+    assert!(
+        service.startup_log.contains("client.json"),
+        "the log names the file"
+    );
+    assert!(
+        !service.startup_log.contains(secret),
+        "the client secret was logged"
+    );
 }

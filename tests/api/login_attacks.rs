@@ -7,8 +7,8 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use url::Url;
 
+use crate::flows::{authorize, no_redirects, password_grant, sign_up};
 use crate::helpers::TestApp;
-use crate::users::{authorize, no_redirects, password_grant, sign_up};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -67,7 +67,7 @@ fn resolved(app: &TestApp, location: &str) -> Url {
 
 #[tokio::test]
 async fn hostile_next_targets_end_on_this_origin_after_login_and_never_in_a_5xx() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     sign_up(&app, "victim", PASSWORD).await;
     // Each would leave the site or break the header, so the default path is used instead.
     let hostile = [
@@ -157,7 +157,7 @@ async fn guess_in_parallel(app: &TestApp, username: &str, attempts: usize) -> Ve
 }
 
 async fn parallel_guesses_are_all_counted_and_lock_the_account(attempts: usize) {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     sign_up(&app, "target", PASSWORD).await;
     let started = Instant::now();
     let statuses = guess_in_parallel(&app, "target", attempts).await;
@@ -236,7 +236,7 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 
 #[tokio::test]
 async fn sixty_parallel_failures_from_one_address_are_slowed_down() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let guesses = (0..60).map(|i| {
         let app = &app;
         async move {
@@ -291,7 +291,7 @@ async fn sixty_parallel_failures_from_one_address_are_slowed_down() {
 #[tokio::test]
 async fn many_people_behind_one_address_logging_in_at_once_are_asked_to_retry_shortly() {
     // A reverse proxy or NAT: every client has the same peer address, 127.0.0.1 here.
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let people = 30;
     for i in 0..people {
         sign_up(&app, &format!("colleague-{i}"), PASSWORD).await;
@@ -327,7 +327,7 @@ async fn many_people_behind_one_address_logging_in_at_once_are_asked_to_retry_sh
 
 #[tokio::test]
 async fn the_login_form_cannot_be_framed() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let redirect_uri = format!("{}/docs/oauth2-redirect", app.base);
     let good = [
         ("response_type", "token"),
@@ -386,12 +386,16 @@ async fn csrf_cookie(app: &TestApp, public_base: &str) -> String {
 
 #[tokio::test]
 async fn the_login_form_cookie_is_secure_when_the_public_url_is_https() {
-    let app = TestApp::local(&[("SERVER_PUBLIC_URL", "https://api.example.com")]).await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[("SERVER_PUBLIC_URL", "https://api.example.com")])
+        .spawn()
+        .await;
     let cookie = csrf_cookie(&app, "https://api.example.com").await;
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
 
-    let plain = TestApp::local(&[]).await;
+    let plain = TestApp::builder().local().spawn().await;
     let cookie = csrf_cookie(&plain, &plain.base).await;
     assert!(
         !cookie.contains("Secure"),
@@ -399,21 +403,28 @@ async fn the_login_form_cookie_is_secure_when_the_public_url_is_https() {
     );
 
     // One rule for every cookie, PUBLIC_URL's scheme, whatever the issuer is named.
-    let renamed = TestApp::local(&[
-        ("SERVER_PUBLIC_URL", "https://api.example.com"),
-        ("LOCAL_ISSUER", "http://issuer.example"),
-    ])
-    .await;
+    let renamed = TestApp::builder()
+        .local()
+        .extra(&[
+            ("SERVER_PUBLIC_URL", "https://api.example.com"),
+            ("LOCAL_ISSUER", "http://issuer.example"),
+        ])
+        .spawn()
+        .await;
     let cookie = csrf_cookie(&renamed, "https://api.example.com").await;
     assert!(cookie.contains("; Secure"), "{cookie}");
-    let renamed = TestApp::local(&[("LOCAL_ISSUER", "https://issuer.example")]).await;
+    let renamed = TestApp::builder()
+        .local()
+        .extra(&[("LOCAL_ISSUER", "https://issuer.example")])
+        .spawn()
+        .await;
     let cookie = csrf_cookie(&renamed, &renamed.base).await;
     assert!(!cookie.contains("Secure"), "{cookie}");
 }
 
 #[tokio::test]
 async fn authorize_redirects_only_to_a_registered_uri_exactly_as_written() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let registered = format!("{}/docs/oauth2-redirect", app.base);
     let authority = app.base.trim_start_matches("http://");
     let near_misses = [

@@ -5,10 +5,14 @@
 
 mod helpers;
 
+mod accounts;
+mod authorize;
 mod browser;
 mod config;
+mod current_user;
 mod endpoints;
 mod errors;
+mod flows;
 mod interop;
 mod jwks_cache;
 mod jwks_faults;
@@ -20,7 +24,7 @@ mod process;
 mod providers;
 mod redis_cache;
 mod rejections;
+mod sessions;
 mod signup_form;
 mod slow_clients;
 mod tokens;
-mod users;

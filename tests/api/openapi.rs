@@ -13,7 +13,7 @@ async fn document(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn every_endpoint_is_documented_with_its_errors() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let doc = document(&app).await;
     for path in [
         "/api/public",
@@ -44,7 +44,7 @@ async fn every_endpoint_is_documented_with_its_errors() {
 
 #[tokio::test]
 async fn every_bearer_endpoint_documents_a_malformed_header_as_400() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let doc = document(&app).await;
     for path in [
         "/api/private",
@@ -82,7 +82,7 @@ async fn every_bearer_endpoint_documents_a_malformed_header_as_400() {
 
 #[tokio::test]
 async fn the_sign_up_schema_states_the_rules_the_server_enforces() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let doc = document(&app).await;
     let fields = &doc["components"]["schemas"]["NewAccount"]["properties"];
     assert_eq!(fields["username"]["minLength"], 3);
@@ -124,7 +124,7 @@ async fn the_sign_up_schema_states_the_rules_the_server_enforces() {
 
 #[tokio::test]
 async fn the_local_provider_offers_implicit_code_pkce_and_bearer() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let doc = document(&app).await;
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
@@ -149,17 +149,17 @@ async fn the_local_provider_offers_implicit_code_pkce_and_bearer() {
 async fn auth0_swagger_login_passes_the_audience_and_client_id() {
     let idp = MockIdp::start().await;
     let jwks = idp.jwks_uri();
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "auth0"),
             ("AUTH0_DOMAIN", "tenant.eu.auth0.com"),
             ("AUTH0_API_AUDIENCE", "https://api.example.com"),
             ("AUTH0_CLIENT_ID", "spa-client-id"),
             ("AUTH0_JWKS_URI", &jwks),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let doc = document(&app).await;
     assert_eq!(
         doc["components"]["securitySchemes"]["oauth2"]["flows"]["implicit"]["authorizationUrl"],
@@ -196,7 +196,7 @@ async fn auth0_swagger_login_passes_the_audience_and_client_id() {
 
 #[tokio::test]
 async fn oidc_login_urls_come_from_discovery() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let doc = document(&app).await;
     let flows = &doc["components"]["securitySchemes"]["oauth2"]["flows"];
     assert_eq!(
@@ -209,15 +209,15 @@ async fn oidc_login_urls_come_from_discovery() {
 async fn a_provider_without_browser_login_documents_bearer_only() {
     let idp = MockIdp::start().await;
     let jwks = idp.jwks_uri();
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "firebase"),
             ("FIREBASE_PROJECT_ID", "demo"),
             ("FIREBASE_JWKS_URI", &jwks),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let doc = document(&app).await;
     assert!(doc["components"]["securitySchemes"]["oauth2"].is_null());
     let security = doc["paths"]["/api/private"]["get"]["security"].to_string();
@@ -229,7 +229,7 @@ async fn a_provider_without_browser_login_documents_bearer_only() {
 
 #[tokio::test]
 async fn swagger_ui_and_its_redirect_page_are_served() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -258,7 +258,7 @@ async fn swagger_ui_and_its_redirect_page_are_served() {
 
 #[tokio::test]
 async fn protected_resource_metadata_follows_rfc_9728() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().spawn().await;
     let metadata: Value = app
         .get("/.well-known/oauth-protected-resource")
         .send()

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
+use crate::flows::sign_up;
 use crate::helpers::TestApp;
-use crate::users::sign_up;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -60,7 +60,7 @@ async fn probe(
 
 #[tokio::test]
 async fn health_checks_answer_quickly_while_two_hundred_sign_ups_hash_passwords() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let load = sign_ups(&app, "load", 200);
     let checks = async {
         // Let the sign-ups arrive first, then ask the way a liveness probe does.
@@ -115,7 +115,7 @@ fn report(path: &str, mut latencies: Vec<Duration>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check: prints latency figures"]
 async fn figures_while_two_hundred_logins_run() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     for i in 0..40 {
         sign_up(&app, &format!("bench-{i}"), PASSWORD).await;
     }

@@ -9,17 +9,17 @@ use crate::helpers::{TestApp, assert_invalid_token};
 async fn auth0_user_and_machine_tokens_with_permissions() {
     let idp = MockIdp::start().await;
     let (issuer, jwks) = (format!("{}/", idp.issuer()), idp.jwks_uri());
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "auth0"),
             ("AUTH0_DOMAIN", "tenant.eu.auth0.com"),
             ("AUTH0_API_AUDIENCE", "https://api.example.com"),
             ("AUTH0_ISSUER", &issuer),
             ("AUTH0_JWKS_URI", &jwks),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let user = app
         .idp()
         .token()
@@ -79,18 +79,18 @@ async fn auth0_user_and_machine_tokens_with_permissions() {
 async fn cognito_access_tokens_need_token_use_and_the_app_client() {
     let idp = MockIdp::start().await;
     let (issuer, jwks) = (idp.issuer().to_owned(), idp.jwks_uri());
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "cognito"),
             ("COGNITO_REGION", "eu-west-1"),
             ("COGNITO_USER_POOL_ID", "eu-west-1_AbC"),
             ("COGNITO_CLIENT_ID", "app-client"),
             ("COGNITO_ISSUER", &issuer),
             ("COGNITO_JWKS_URI", &jwks),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let token = app
         .idp()
         .token()
@@ -124,16 +124,16 @@ async fn cognito_access_tokens_need_token_use_and_the_app_client() {
 async fn firebase_tokens_need_the_project_a_subject_and_a_past_auth_time() {
     let idp = MockIdp::start().await;
     let (issuer, jwks) = (idp.issuer().to_owned(), idp.jwks_uri());
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "firebase"),
             ("FIREBASE_PROJECT_ID", "demo-project"),
             ("FIREBASE_ISSUER", &issuer),
             ("FIREBASE_JWKS_URI", &jwks),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let token = app.idp().token().firebase("demo-project").sign();
     assert_eq!(app.get_with("/api/private", &token).await.status(), 200);
 
@@ -167,16 +167,16 @@ async fn firebase_tokens_need_the_project_a_subject_and_a_past_auth_time() {
 async fn fief_tokens_name_the_client_as_audience() {
     let idp = MockIdp::start().await;
     let (issuer, jwks) = (idp.issuer().to_owned(), idp.jwks_uri());
-    let app = TestApp::with_idp(
-        idp,
-        &[
+    let app = TestApp::builder()
+        .idp(idp)
+        .settings(&[
             ("AUTH_PROVIDER", "fief"),
             ("FIEF_BASE_URL", &issuer),
             ("FIEF_CLIENT_ID", "fief-client"),
             ("FIEF_JWKS_URI", &jwks),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let token = app
         .idp()
         .token()

@@ -3,7 +3,6 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, free_port};
@@ -72,8 +71,11 @@ async fn two_replicas_share_the_user_info_cache_through_redis() {
         return;
     };
     let url = redis.url();
-    let first = TestApp::oidc(&[("CACHE_URL", &url)], Router::new()).await;
-    let second = first.replica().await;
+    let first = TestApp::builder()
+        .extra(&[("CACHE_URL", &url)])
+        .spawn()
+        .await;
+    let second = TestApp::builder().replica_of(&first).spawn().await;
     // The service gives Redis 250 ms before going without it, and a loaded test machine can miss
     // that once (above all for each replica's first connection). So: up to three users, each asked
     // of the first replica and then of the second; sharing works when, for one of them, the second
@@ -116,7 +118,10 @@ async fn two_replicas_share_the_user_info_cache_through_redis() {
 #[tokio::test]
 async fn a_dead_redis_means_asking_userinfo_every_time_not_an_error() {
     let url = format!("redis://127.0.0.1:{}/0", free_port()); // nothing listens there
-    let app = TestApp::oidc(&[("CACHE_URL", &url)], Router::new()).await;
+    let app = TestApp::builder()
+        .extra(&[("CACHE_URL", &url)])
+        .spawn()
+        .await;
     let token = app.idp().token().subject("lee").sign();
     for _ in 0..2 {
         let response = app.get_with("/api/user", &token).await;
@@ -131,7 +136,10 @@ async fn redis_going_away_mid_run_degrades_to_userinfo() {
         return;
     };
     let url = redis.url();
-    let app = TestApp::oidc(&[("CACHE_URL", &url)], Router::new()).await;
+    let app = TestApp::builder()
+        .extra(&[("CACHE_URL", &url)])
+        .spawn()
+        .await;
     let token = app.idp().token().subject("max").sign();
     assert_eq!(app.get_with("/api/user", &token).await.status(), 200);
     drop(redis);

@@ -28,7 +28,7 @@ async fn assert_json_error(
 
 #[tokio::test]
 async fn an_oversized_body_is_a_413_in_json_on_every_endpoint_that_reads_one() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     for (path, content_type) in [
         ("/auth/signup", "application/json"),
         ("/auth/signup", "application/x-www-form-urlencoded"),
@@ -49,7 +49,7 @@ async fn an_oversized_body_is_a_413_in_json_on_every_endpoint_that_reads_one() {
 
 #[tokio::test]
 async fn a_malformed_login_form_is_a_4xx_in_json() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let missing_fields = app.post("/authorize").form(&[("username", "alice")]);
     let not_a_form = app
         .post("/authorize")
@@ -63,7 +63,7 @@ async fn a_malformed_login_form_is_a_4xx_in_json() {
 
 #[tokio::test]
 async fn a_malformed_query_or_path_is_a_400_in_json() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let client = &app.state.issuer.as_ref().unwrap().client;
     let issued: serde_json::Value = app
         .post("/oauth/token")
@@ -92,7 +92,7 @@ async fn a_malformed_query_or_path_is_a_400_in_json() {
 
 #[tokio::test]
 async fn the_openapi_document_lists_the_413_of_every_body() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let doc: serde_json::Value = app
         .get("/openapi.json")
         .send()

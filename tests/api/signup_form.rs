@@ -71,7 +71,7 @@ async fn submit(
 
 #[tokio::test]
 async fn the_login_page_links_to_a_sign_up_form_for_the_same_request_that_cannot_be_framed() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let browser = browser();
     let request = code_request(&app);
     let login = browser
@@ -132,7 +132,7 @@ fn html_unescape(text: &str) -> String {
 
 #[tokio::test]
 async fn a_sign_up_form_without_its_csrf_token_is_refused_and_creates_nothing() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let request = code_request(&app);
     let account = [("username", "mallory"), ("password", PASSWORD)];
 
@@ -177,7 +177,7 @@ async fn a_sign_up_form_without_its_csrf_token_is_refused_and_creates_nothing() 
 
 #[tokio::test]
 async fn a_taken_email_or_a_weak_password_shows_the_form_again_with_the_reason() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let taken = app
         .post("/auth/signup")
         .json(&serde_json::json!({"username": "first", "password": PASSWORD, "email": "ann@example.com"}))
@@ -230,7 +230,7 @@ async fn a_taken_email_or_a_weak_password_shows_the_form_again_with_the_reason()
 
 #[tokio::test]
 async fn signing_up_in_the_browser_goes_on_with_the_authorization_request_to_a_token() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let browser = browser();
     let request = code_request(&app);
     let csrf = csrf_of(&open_form(&app, &browser, &request).await);
@@ -290,7 +290,7 @@ async fn signing_up_in_the_browser_goes_on_with_the_authorization_request_to_a_t
 
 #[tokio::test]
 async fn twenty_browsers_signing_up_the_same_name_at_once_make_one_account() {
-    let app = TestApp::local(&[]).await;
+    let app = TestApp::builder().local().spawn().await;
     let request = code_request(&app);
     let attempts = (0..20).map(|_| async {
         let browser = browser();

@@ -2,18 +2,18 @@
 //! them, the connection cap bounds them, and a graceful shutdown ends at its deadline whatever they do.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use protected_api::testing::MockIdp;
 use protected_api::{AppState, ServerLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::helpers::TestApp;
 
 /// A request whose headers never end: no blank line after them.
 const HALF_SENT: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
@@ -22,57 +22,31 @@ const HALF_SENT: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 const PATIENCE: Duration = Duration::from_secs(15);
 
 /// The service (OIDC against its own mock IdP, with `routes` merged in) served within `limits`.
-struct Served {
-    addr: SocketAddr,
-    http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<io::Result<()>>,
-    _idp: MockIdp,
+async fn start(limits: ServerLimits, routes: Router<AppState>) -> TestApp {
+    TestApp::builder()
+        .limits(limits)
+        .routes(routes)
+        .spawn()
+        .await
 }
 
-impl Served {
-    async fn start(limits: ServerLimits, routes: Router<AppState>) -> Self {
-        let idp = MockIdp::start().await;
-        let state = AppState::new(idp.oidc_settings(&[])).await.unwrap();
-        let router = protected_api::app_with(state, routes);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(protected_api::serve_with(
-            listener,
-            router,
-            limits,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Self {
-            addr,
-            // A fresh connection per request, so a pooled one never skips the queue.
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
-            stop: Some(stop),
-            server,
-            _idp: idp,
-        }
-    }
+/// A client that opens a fresh connection per request, so a pooled one never skips the queue.
+fn fresh_connections() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
 
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+/// `count` connections to `app`, each with a request whose headers never end.
+async fn half_sent(app: &TestApp, count: usize) -> Vec<TcpStream> {
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(HALF_SENT).await.unwrap();
+        streams.push(stream);
     }
-
-    /// `count` connections, each with a request whose headers never end.
-    async fn half_sent(&self, count: usize) -> Vec<TcpStream> {
-        let mut streams = Vec::with_capacity(count);
-        for _ in 0..count {
-            let mut stream = TcpStream::connect(self.addr).await.unwrap();
-            stream.write_all(HALF_SENT).await.unwrap();
-            streams.push(stream);
-        }
-        streams
-    }
+    streams
 }
 
 /// Whether the server ends `stream` (EOF or reset) within `within`.
@@ -93,10 +67,14 @@ fn limits(header_timeout: u64, max_connections: usize, shutdown_timeout: u64) ->
 
 #[tokio::test]
 async fn half_sent_requests_are_closed_after_the_header_timeout_while_others_are_served() {
-    let app = Served::start(limits(1, 1000, 25), Router::new()).await;
-    let held = app.half_sent(200).await;
+    let app = start(limits(1, 1000, 25), Router::new()).await;
+    let held = half_sent(&app, 200).await;
 
-    let response = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let response = fresh_connections()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 
     let mut waits = JoinSet::new();
@@ -112,7 +90,7 @@ async fn half_sent_requests_are_closed_after_the_header_timeout_while_others_are
 
 #[tokio::test]
 async fn connections_that_never_send_a_byte_are_closed_after_the_header_timeout() {
-    let app = Served::start(limits(1, 1000, 25), Router::new()).await;
+    let app = start(limits(1, 1000, 25), Router::new()).await;
     let mut waits = JoinSet::new();
     for _ in 0..50 {
         let silent = TcpStream::connect(app.addr).await.unwrap();
@@ -128,7 +106,7 @@ async fn connections_that_never_send_a_byte_are_closed_after_the_header_timeout(
 #[tokio::test]
 async fn a_client_that_pipelines_requests_and_never_reads_is_closed_after_the_write_timeout() {
     // One slot: while the reader-less client holds it, nobody else is served.
-    let app = Served::start(limits(1, 1, 25), Router::new()).await;
+    let app = start(limits(1, 1, 25), Router::new()).await;
     let mut greedy = TcpStream::connect(app.addr).await.unwrap();
     // Far more response bytes (3,000 OpenAPI documents) than the socket buffers on both ends hold,
     // so the server's writes stall once they are full.
@@ -140,7 +118,7 @@ async fn a_client_that_pipelines_requests_and_never_reads_is_closed_after_the_wr
     // loaded machine; without it, never.
     let response = tokio::time::timeout(
         Duration::from_secs(10),
-        app.http.get(app.url("/healthz")).send(),
+        fresh_connections().get(app.url("/healthz")).send(),
     )
     .await
     .expect("/healthz is served while a client that never reads holds the only slot")
@@ -151,10 +129,10 @@ async fn a_client_that_pipelines_requests_and_never_reads_is_closed_after_the_wr
 
 #[tokio::test]
 async fn connections_past_the_cap_wait_until_one_closes() {
-    let app = Served::start(limits(60, 2, 25), Router::new()).await;
-    let mut held = app.half_sent(2).await;
+    let app = start(limits(60, 2, 25), Router::new()).await;
+    let mut held = half_sent(&app, 2).await;
 
-    let waiting = tokio::spawn(app.http.get(app.url("/healthz")).send());
+    let waiting = tokio::spawn(fresh_connections().get(app.url("/healthz")).send());
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
         !waiting.is_finished(),
@@ -186,14 +164,14 @@ async fn shutdown_finishes_in_flight_requests_then_closes_held_connections_at_it
             }
         }),
     );
-    let mut app = Served::start(limits(60, 100, 3), slow).await;
-    let held = app.half_sent(5).await;
-    let in_flight = tokio::spawn(app.http.get(app.url("/slow")).send());
+    let mut app = start(limits(60, 100, 3), slow).await;
+    let held = half_sent(&app, 5).await;
+    let in_flight = tokio::spawn(fresh_connections().get(app.url("/slow")).send());
     tokio::time::timeout(PATIENCE, started.notified())
         .await
         .expect("/slow started");
 
-    app.stop.take().unwrap().send(()).unwrap();
+    app.shut_down();
     // Then new connections are refused. Until the loop has seen the signal one may still be accepted,
     // or reset as the listener closes, so this retries (bounded) rather than guessing a delay.
     tokio::time::timeout(PATIENCE, async {

@@ -4,7 +4,8 @@ use super::{
     ClaimPath, LoginEndpoints, ProviderKind, ProviderRules, ProviderSpec, algorithms, endpoint,
     issuer, jwks_uri,
 };
-use crate::config::{ConfigError, RawSettings};
+use crate::config::error::ConfigError;
+use crate::config::raw::RawSettings;
 
 pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
     // Accept `your.domain.auth0.com` as the tutorial writes it, or a pasted `https://…/`.

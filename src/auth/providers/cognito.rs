@@ -7,8 +7,9 @@ use super::{
     ClaimPath, KeySource, LoginEndpoints, ProviderKind, ProviderRules, ProviderSpec, endpoint,
     issuer, jwks_uri,
 };
-use crate::auth::TokenError;
-use crate::config::{ConfigError, RawSettings};
+use crate::auth::error::TokenError;
+use crate::config::error::ConfigError;
+use crate::config::raw::RawSettings;
 
 pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
     let region = raw.required("COGNITO", "REGION")?;

@@ -6,7 +6,10 @@ use super::{
     ClaimPath, LoginEndpoints, ProviderKind, ProviderRules, ProviderSpec, endpoint, issuer,
     jwks_uri,
 };
-use crate::config::{ConfigError, RawSettings, parse_http_url};
+use crate::config::error::ConfigError;
+use crate::config::raw::RawSettings;
+use crate::config::secret::Secret;
+use crate::config::urls::parse_http_url;
 
 pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
     let base = parse_http_url("FIEF", "BASE_URL", raw.required("FIEF", "BASE_URL")?)?;
@@ -23,9 +26,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         permissions_claim: ClaimPath::new("permissions"),
         rules: ProviderRules::Standard,
         client_id: Some(client_id),
-        client_secret: raw
-            .get("FIEF", "CLIENT_SECRET")
-            .map(crate::config::Secret::new),
+        client_secret: raw.get("FIEF", "CLIENT_SECRET").map(Secret::new),
         login: LoginEndpoints {
             authorize: endpoint(&base, "authorize"),
             token: endpoint(&base, "api/token"),

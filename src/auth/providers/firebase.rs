@@ -6,8 +6,9 @@ use serde_json::{Map, Value};
 use super::{
     ClaimPath, LoginEndpoints, ProviderKind, ProviderRules, ProviderSpec, issuer, jwks_uri,
 };
-use crate::auth::TokenError;
-use crate::config::{ConfigError, RawSettings};
+use crate::auth::error::TokenError;
+use crate::config::error::ConfigError;
+use crate::config::raw::RawSettings;
 
 /// Google's JWK set for Firebase ID tokens.
 const SECURETOKEN_JWKS: &str =

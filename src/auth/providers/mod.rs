@@ -5,15 +5,17 @@ mod auth0;
 mod cognito;
 mod fief;
 mod firebase;
-mod local;
 mod oidc;
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::auth::TokenError;
-use crate::config::{ConfigError, LocalSettings, RawSettings};
+use crate::auth::error::TokenError;
+use crate::config::error::ConfigError;
+use crate::config::raw::RawSettings;
+use crate::config::secret::Secret;
+use crate::config::urls::{parse_http_url, require_https_or_loopback};
 
 /// Which identity provider issues the tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +123,7 @@ pub struct ProviderSpec {
     /// OAuth client id for browser login and Swagger UI, when configured.
     pub client_id: Option<String>,
     /// The client secret for the code exchange of the browser login (a confidential client, as Fief's).
-    pub client_secret: Option<crate::config::Secret>,
+    pub client_secret: Option<Secret>,
     /// Login endpoints, when known from configuration.
     pub login: LoginEndpoints,
 }
@@ -178,17 +180,20 @@ pub enum TokenPurpose {
     Id,
 }
 
-/// Builds the spec of the provider `name` from its section.
+/// Every name `[AUTH] PROVIDER` takes in this build, for the error that lists them.
+#[cfg(feature = "local-issuer")]
+const PROVIDER_NAMES: &str = "local, auth0, cognito, firebase, fief or oidc";
+/// Every name `[AUTH] PROVIDER` takes in this build, for the error that lists them.
+#[cfg(not(feature = "local-issuer"))]
+const PROVIDER_NAMES: &str = "auth0, cognito, firebase, fief or oidc";
+
+/// Builds the spec of the identity provider `name` from its section. The embedded issuer (`local`) is
+/// not one of them: its spec comes from `crate::issuer::provider`, so this module never reaches into it.
 ///
 /// # Errors
 /// An unknown provider, or the first missing or malformed key of its section.
-pub fn spec(
-    name: &str,
-    raw: &RawSettings,
-    local: &LocalSettings,
-) -> Result<ProviderSpec, ConfigError> {
+pub fn spec(name: &str, raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
     match name {
-        "local" => Ok(local::spec(local)),
         "auth0" => auth0::spec(raw),
         "cognito" => cognito::spec(raw),
         "firebase" => firebase::spec(raw),
@@ -197,9 +202,7 @@ pub fn spec(
         other => Err(ConfigError::key(
             "AUTH",
             "PROVIDER",
-            format!(
-                "unknown provider {other:?}; expected local, auth0, cognito, firebase, fief or oidc"
-            ),
+            format!("unknown provider {other:?}; expected {PROVIDER_NAMES}"),
         )),
     }
 }
@@ -237,9 +240,9 @@ fn algorithms(raw: &RawSettings, section: &str) -> Result<Vec<Algorithm>, Config
 fn jwks_uri(raw: &RawSettings, section: &str, default: &str) -> Result<KeySource, ConfigError> {
     let url = match raw.url(section, "JWKS_URI")? {
         Some(url) => url,
-        None => crate::config::parse_http_url(section, "JWKS_URI", default)?,
+        None => parse_http_url(section, "JWKS_URI", default)?,
     };
-    crate::config::require_https_or_loopback(section, "JWKS_URI", &url)?;
+    require_https_or_loopback(section, "JWKS_URI", &url)?;
     Ok(KeySource::JwksUri(url))
 }
 
@@ -247,7 +250,7 @@ fn jwks_uri(raw: &RawSettings, section: &str, default: &str) -> Result<KeySource
 fn issuer(raw: &RawSettings, section: &str, default: String) -> Result<String, ConfigError> {
     match raw.get(section, "ISSUER") {
         Some(value) => {
-            crate::config::parse_http_url(section, "ISSUER", value)?;
+            parse_http_url(section, "ISSUER", value)?;
             Ok(value.to_owned())
         }
         None => Ok(default),

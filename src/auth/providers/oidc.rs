@@ -5,7 +5,9 @@ use super::{
     ClaimPath, KeySource, LoginEndpoints, ProviderKind, ProviderRules, ProviderSpec, algorithms,
     jwks_uri,
 };
-use crate::config::{ConfigError, RawSettings, parse_http_url, require_https_or_loopback};
+use crate::config::error::ConfigError;
+use crate::config::raw::RawSettings;
+use crate::config::urls::{parse_http_url, require_https_or_loopback};
 
 pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
     let issuer = raw.required("OIDC", "ISSUER")?.to_owned();
