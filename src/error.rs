@@ -1,6 +1,7 @@
 //! `ApiError` and its one `IntoResponse`: status, `WWW-Authenticate` (RFC 6750 §3) and a JSON body.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
@@ -55,10 +56,25 @@ pub enum ApiError {
         /// What could not be read.
         description: String,
     },
-    /// Too much work of one kind at once (password hashing): 503 `temporarily_unavailable` with
-    /// `Retry-After`.
-    #[error(transparent)]
-    Busy(#[from] crate::store::Busy),
+    /// The resource to create exists already (a taken username): 409 `conflict`.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// A well-formed request whose fields break the rules: 422 `invalid_request`, with what is wrong
+    /// with each field in the body's `fields`.
+    #[error("{summary}")]
+    InvalidFields {
+        /// What is wrong, in one line.
+        summary: &'static str,
+        /// Field name -> problem.
+        fields: BTreeMap<&'static str, String>,
+    },
+    /// Too much work of one kind at once (password hashing): 503 `temporarily_unavailable`, and
+    /// `Retry-After` in seconds.
+    #[error("too busy right now; try again shortly")]
+    Busy {
+        /// Seconds to wait (`Retry-After`, RFC 9110 §10.2.3).
+        retry_after: u64,
+    },
     /// No such route: 404.
     #[error("no such resource")]
     NotFound,
@@ -116,6 +132,21 @@ pub struct ErrorBody {
     pub error: String,
     /// What failed, for people. Never contains the token or key material.
     pub error_description: String,
+    /// With a 422: what is wrong with each field (field name -> problem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
+impl ErrorBody {
+    /// A body with no `fields`.
+    pub fn new(error: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            error: error.into(),
+            error_description: description.into(),
+            fields: None,
+        }
+    }
 }
 
 impl ApiError {
@@ -130,7 +161,9 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
-            Self::Unavailable(_) | Self::Busy(_) => {
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::InvalidFields { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            Self::Unavailable(_) | Self::Busy { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
             }
             Self::Unreadable { status, .. } => (*status, "invalid_request"),
@@ -203,9 +236,19 @@ impl IntoResponse for ApiError {
         self.report();
         let description = self.public_description();
         let challenge = self.challenge(&description);
+        let fields = match &self {
+            Self::InvalidFields { fields, .. } => Some(
+                fields
+                    .iter()
+                    .map(|(name, problem)| ((*name).to_owned(), problem.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        };
         let body = ErrorBody {
             error: code.to_owned(),
             error_description: description,
+            fields,
         };
         let mut response = (status, Json(body)).into_response();
         if let Some(value) = challenge.and_then(|value| HeaderValue::from_str(&value).ok()) {
@@ -216,11 +259,10 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("10"));
         }
-        if matches!(self, Self::Busy(_)) {
-            response.headers_mut().insert(
-                RETRY_AFTER,
-                HeaderValue::from(crate::store::passwords::RETRY_AFTER_SECS),
-            );
+        if let Self::Busy { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
         }
         response
     }
@@ -305,6 +347,43 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(code, "server_error");
         assert_eq!(description, "internal error");
+    }
+
+    #[test]
+    fn invalid_fields_are_a_422_naming_each_field_and_other_errors_have_no_fields() {
+        let fields = [("password", "too short".to_owned())].into_iter().collect();
+        let response = ApiError::InvalidFields {
+            summary: "some fields are invalid",
+            fields,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = body_of(response);
+        assert_eq!(body["error"], "invalid_request");
+        assert_eq!(body["fields"]["password"], "too short");
+
+        let body = body_of(ApiError::Conflict("username or email is taken").into_response());
+        assert_eq!(body["error"], "conflict");
+        assert!(body.get("fields").is_none(), "{body}");
+    }
+
+    #[test]
+    fn busy_says_when_to_come_back() {
+        let response = ApiError::Busy { retry_after: 3 }.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "3");
+    }
+
+    fn body_of(response: Response) -> serde_json::Value {
+        let bytes = block_on(axum::body::to_bytes(response.into_body(), 4096));
+        serde_json::from_slice(&bytes.unwrap()).unwrap()
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! `Form`, `Json`, `Query`, `Path` and `Bytes`: axum's extractors, with their rejections (a body over
-//! the size limit, a malformed form, JSON, query or path) answered as an [`ApiError`] JSON body instead
-//! of axum's `text/plain`. Use these in handlers; the responses stay `axum::Json`.
+//! `Form`, `Json`, `FormOrJson`, `Query`, `Path` and `Bytes`: axum's extractors, with their rejections
+//! (a body over the size limit, a malformed form, JSON, query or path) answered as an [`ApiError`] JSON
+//! body instead of axum's `text/plain`. Use these in handlers; the responses stay `axum::Json`.
 
 use axum::extract::rejection::{
     BytesRejection, FormRejection, JsonRejection, PathRejection, QueryRejection,
 };
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
@@ -17,6 +19,12 @@ pub struct Form<T>(pub T);
 /// An `application/json` body, as [`axum::Json`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+/// A body sent either as `application/x-www-form-urlencoded` (what HTML forms and OAuth 2.0 clients
+/// send, RFC 6749 §4.1.3) or as `application/json` (what most API clients send): the form when the
+/// request says so, JSON otherwise. Another content type is a 415, a malformed body a 400 or 422.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FormOrJson<T>(pub T);
 
 /// The query string, as [`axum::extract::Query`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,6 +61,41 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let axum::Json(value) = axum::Json::from_request(request, state).await?;
         Ok(Self(value))
+    }
+}
+
+impl<T, S> FromRequest<S> for FormOrJson<T>
+where
+    axum::Form<T>: FromRequest<S, Rejection = FormRejection>,
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(mut request: Request, state: &S) -> Result<Self, ApiError> {
+        // The media type before any parameters, compared case-insensitively (RFC 9110 §8.3.1).
+        let is_form = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|media_type| {
+                media_type
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if is_form {
+            // axum's `Form` compares the type case-sensitively: hand it the canonical spelling.
+            request.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            let Form(value) = Form::from_request(request, state).await?;
+            Ok(Self(value))
+        } else {
+            let Json(value) = Json::from_request(request, state).await?;
+            Ok(Self(value))
+        }
     }
 }
 
@@ -121,3 +164,58 @@ rejection_into_api_error!(
     PathRejection,
     QueryRejection
 );
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Login {
+        username: String,
+    }
+
+    async fn extract(content_type: &str, body: &'static str) -> Result<Login, ApiError> {
+        let request = Request::post("/")
+            .header(CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        FormOrJson::<Login>::from_request(request, &())
+            .await
+            .map(|FormOrJson(login)| login)
+    }
+
+    fn status_of(error: ApiError) -> StatusCode {
+        match error {
+            ApiError::Unreadable { status, .. } => status,
+            other => panic!("not a rejection: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn form_or_json_reads_either_by_content_type_and_refuses_others() {
+        let alice = Login {
+            username: "alice".to_owned(),
+        };
+        let form = extract(
+            "Application/X-WWW-Form-URLEncoded; charset=utf-8",
+            "username=alice",
+        );
+        assert_eq!(form.await.unwrap(), alice);
+        let json = extract("application/json", r#"{"username":"alice"}"#);
+        assert_eq!(json.await.unwrap(), alice);
+
+        let other = extract("text/plain", "username=alice").await.unwrap_err();
+        assert_eq!(status_of(other), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let malformed = extract("application/json", "{").await.unwrap_err();
+        assert_eq!(status_of(malformed), StatusCode::BAD_REQUEST);
+        let missing = extract("application/x-www-form-urlencoded", "name=x").await;
+        assert_eq!(
+            status_of(missing.unwrap_err()),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+}

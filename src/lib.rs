@@ -100,9 +100,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         router = router.merge(session::router());
     }
     if let Some(issuer) = state.issuer.clone() {
-        router = router
-            .merge(issuer::routes::router(issuer))
-            .merge(routes::accounts::router());
+        router = router.merge(issuer::routes::router(issuer));
     }
     router = router
         .fallback(|| async { ApiError::NotFound })

@@ -23,9 +23,8 @@ use utoipa_swagger_ui::{Config, oauth};
 use crate::auth::{DiscoveryDocument, Endpoint};
 use crate::error::ErrorBody;
 use crate::extract::Path;
-use crate::issuer::routes as issuer;
-use crate::issuer::{token, userinfo};
-use crate::routes::{accounts, api, health, metadata, user};
+use crate::issuer::doc::IssuerDoc;
+use crate::routes::{api, health, metadata, user};
 use crate::state::AppState;
 
 /// The API's own operations and schemas.
@@ -48,14 +47,6 @@ use crate::state::AppState;
     )
 )]
 pub struct ApiDoc;
-
-/// The local issuer's operations, documented when `[AUTH] PROVIDER = local`.
-#[derive(OpenApi)]
-#[openapi(
-    paths(issuer::jwks, issuer::openid_configuration, token::token, userinfo::userinfo, accounts::signup),
-    tags((name = "local issuer", description = "The embedded development identity provider"))
-)]
-pub struct IssuerDoc;
 
 /// Where Swagger UI logs a person in, when the provider has a browser login.
 #[derive(Debug, Clone)]

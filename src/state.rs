@@ -8,22 +8,18 @@ use axum::extract::FromRef;
 use crate::auth::providers::KeySource;
 use crate::auth::{Discovery, Endpoints, HttpFetcher, KeyStore, Verifier};
 use crate::config::Settings;
-use crate::issuer::routes::IssuerState;
-use crate::issuer::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
-use crate::store::{AccountStore, CacheUrlError, UserInfoStore};
+use crate::issuer::{IssuerError, IssuerState, LocalIssuer};
+use crate::store::{CacheUrlError, UserInfoStore};
 
 /// Why the service could not be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The local issuer's key or client credentials.
+    /// The local issuer's key, client credentials or accounts database.
     #[error(transparent)]
     Issuer(#[from] IssuerError),
     /// The HTTP client for the provider's documents.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
-    /// The local accounts database.
-    #[error("accounts database: {0}")]
-    Database(#[from] sqlx::Error),
     /// The user-info cache's URL.
     #[error(transparent)]
     Cache(#[from] CacheUrlError),
@@ -48,8 +44,6 @@ pub struct Handles {
     pub endpoints: Endpoints,
     /// The embedded issuer, when `[AUTH] PROVIDER = local`.
     pub issuer: Option<IssuerState>,
-    /// Local accounts, when `[AUTH] PROVIDER = local`.
-    pub accounts: Option<AccountStore>,
     /// Answers of the provider's userinfo endpoint, cached.
     pub userinfo: UserInfoStore,
     /// The HTTP client for calls to the provider.
@@ -81,7 +75,6 @@ handles_from_state! {
     discovery: Option<Discovery>,
     endpoints: Endpoints,
     issuer: Option<IssuerState>,
-    accounts: Option<AccountStore>,
     userinfo: UserInfoStore,
     http: HttpFetcher,
 }
@@ -119,20 +112,9 @@ impl AppState {
         };
         let endpoints = Endpoints::new(spec.login.clone(), discovery.clone());
         let verifier = Verifier::new(spec, settings.auth.clone(), keys);
-        let (issuer, accounts) = match local {
-            Some(local) => {
-                let accounts = AccountStore::open(&settings.local.database_url).await?;
-                (
-                    Some(local_issuer_state(
-                        &settings,
-                        local,
-                        verifier.clone(),
-                        accounts.clone(),
-                    )?),
-                    Some(accounts),
-                )
-            }
-            None => (None, None),
+        let issuer = match local {
+            Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
+            None => None,
         };
         let userinfo = UserInfoStore::new(&settings.cache, http.clone())?;
         Ok(Self(Arc::new(Handles {
@@ -141,57 +123,8 @@ impl AppState {
             discovery,
             endpoints,
             issuer,
-            accounts,
             userinfo,
             http,
         })))
     }
-}
-
-fn local_issuer_state(
-    settings: &Settings,
-    issuer: LocalIssuer,
-    verifier: Verifier,
-    accounts: AccountStore,
-) -> Result<IssuerState, IssuerError> {
-    let configured = settings
-        .local
-        .client_id
-        .as_deref()
-        .zip(settings.local.client_secret.as_deref());
-    let file = settings.local.data_dir.join("client.json");
-    let (client, origin) = ClientCredentials::load_or_create(configured, &file)?;
-    match origin {
-        // The secret stays in the 0600 file: logs are collected, shipped and kept where anyone on the
-        // team may read them.
-        CredentialsOrigin::Generated => tracing::warn!(
-            client_id = %client.client_id,
-            file = %file.display(),
-            "generated the local issuer's client credentials; the secret is in the file"
-        ),
-        CredentialsOrigin::Stored => {
-            tracing::info!(client_id = %client.client_id, file = %file.display(), "local client credentials loaded");
-        }
-        CredentialsOrigin::Configured => {
-            tracing::info!(client_id = %client.client_id, "local client from configuration")
-        }
-    }
-    let default_scopes = vec![
-        settings.auth.scope.clone(),
-        settings.auth.permission.clone(),
-    ];
-    let user_scopes = ["openid", "profile", "email", settings.auth.scope.as_str()]
-        .map(str::to_owned)
-        .to_vec();
-    Ok(IssuerState {
-        issuer,
-        client,
-        default_scopes,
-        user_scopes,
-        redirect_uris: settings.local.redirect_uris.clone(),
-        verifier,
-        accounts,
-        failures: crate::issuer::routes::FailedLogins::default(),
-        secure_cookies: settings.server.secure_cookies(),
-    })
 }

@@ -1,14 +1,16 @@
 //! Password logins for `/authorize` and `/oauth/token`: the per-address back-off around the account
 //! store's check, so both endpoints count, refuse and forgive attempts the same way.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use moka::sync::Cache;
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter};
 
 use crate::store::{Account, AccountStore, LoginError};
+
+/// Client addresses remembered at once; the least used are forgotten first.
+const ADDRESSES: usize = 100_000;
 
 /// Failed logins from one address allowed within [`FAILURE_WINDOW`] before it must wait.
 pub const FAILURES_PER_ADDRESS: u64 = 20;
@@ -39,26 +41,56 @@ pub enum LoginRefused {
 /// the logins from each address still being checked.
 ///
 /// An attempt is admitted only while the address's failures plus its attempts in progress stay under
-/// [`FAILURES_PER_ADDRESS`], decided under one lock: parallel guesses each see the others, so an
-/// address never gets more failures checked than one sending them one by one. Failures make the
-/// address wait [`FAILURE_WINDOW`]; attempts in progress only make it wait [`IN_FLIGHT_RETRY`], so
-/// many people behind one proxy or NAT logging in at once are asked to retry, not locked out. A
-/// request dropped mid-check (the client hung up) counts as a failure: an attempt is a failure until
-/// shown otherwise.
+/// [`FAILURES_PER_ADDRESS`], decided in one atomic update of the address's [`Window`]: parallel
+/// guesses each see the others, so an address never gets more failures checked than one sending them
+/// one by one. Failures make the address wait [`FAILURE_WINDOW`]; attempts in progress only make it
+/// wait [`IN_FLIGHT_RETRY`], so many people behind one proxy or NAT logging in at once are asked to
+/// retry, not locked out. A request dropped mid-check (the client hung up) counts as a failure: an
+/// attempt is a failure until shown otherwise.
 #[derive(Debug, Clone)]
 pub struct FailedLogins {
-    failures: Cache<IpAddr, u64>,
-    in_flight: Arc<Mutex<HashMap<IpAddr, u64>>>,
+    windows: std::sync::Arc<Windows>,
+}
+
+type Windows = Cache<IpAddr, Window, UnitWeighter, DefaultHashBuilder, PinInFlight>;
+
+/// One address's record.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    /// Failed logins since the window opened.
+    failures: u64,
+    /// Logins admitted and not yet finished.
+    in_flight: u64,
+    /// The latest failure: the count is forgotten [`FAILURE_WINDOW`] after it.
+    last_failure: Option<Instant>,
+}
+
+/// Keeps an address with logins in progress in the cache: evicting it would forget them, and let
+/// that address start more than its allowance.
+#[derive(Debug, Clone, Copy, Default)]
+struct PinInFlight;
+
+impl Lifecycle<IpAddr, Window> for PinInFlight {
+    type RequestState = ();
+
+    fn is_pinned(&self, _: &IpAddr, window: &Window) -> bool {
+        window.in_flight > 0
+    }
+
+    fn on_evict(&self, (): &mut (), _: IpAddr, _: Window) {}
 }
 
 impl Default for FailedLogins {
     fn default() -> Self {
+        let windows = Cache::with(
+            ADDRESSES,
+            ADDRESSES as u64,
+            UnitWeighter,
+            DefaultHashBuilder::default(),
+            PinInFlight,
+        );
         Self {
-            failures: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(FAILURE_WINDOW)
-                .build(),
-            in_flight: Arc::default(),
+            windows: std::sync::Arc::new(windows),
         }
     }
 }
@@ -87,19 +119,18 @@ impl FailedLogins {
 
     /// Admits an attempt from `ip`, as a failure until [`Attempt::failed`] says otherwise.
     fn begin(&self, ip: IpAddr) -> Result<Attempt<'_>, LoginRefused> {
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let failures = self.failures.get(&ip).unwrap_or(0);
-        if failures >= FAILURES_PER_ADDRESS {
-            return Err(LoginRefused::AddressLocked(FAILURE_WINDOW));
-        }
-        let running = in_flight.entry(ip).or_insert(0);
-        if failures + *running >= FAILURES_PER_ADDRESS {
-            return Err(LoginRefused::AddressBusy);
-        }
-        *running += 1;
+        let now = Instant::now();
+        self.update(ip, |window| {
+            window.forget_stale_failures(now);
+            if window.failures >= FAILURES_PER_ADDRESS {
+                return Err(LoginRefused::AddressLocked(FAILURE_WINDOW));
+            }
+            if window.failures + window.in_flight >= FAILURES_PER_ADDRESS {
+                return Err(LoginRefused::AddressBusy);
+            }
+            window.in_flight += 1;
+            Ok(())
+        })?;
         Ok(Attempt {
             logins: self,
             ip,
@@ -108,23 +139,51 @@ impl FailedLogins {
     }
 
     /// Ends an attempt [`FailedLogins::begin`] admitted, counting it as a failure when it was one.
+    /// One update: the failure is counted as the attempt leaves `in_flight`, so no `begin` sees it in
+    /// neither.
     fn finish(&self, ip: IpAddr, failed: bool) {
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if failed {
-            // Counted before the attempt leaves `in_flight`, under the same lock, so `begin` never sees
-            // it in neither.
-            self.failures
-                .entry(ip)
-                .and_upsert_with(|entry| entry.map_or(1, |entry| entry.into_value() + 1));
-        }
-        if let Some(running) = in_flight.get_mut(&ip) {
-            *running = running.saturating_sub(1);
-            if *running == 0 {
-                in_flight.remove(&ip);
+        let now = Instant::now();
+        self.update(ip, |window| {
+            window.in_flight = window.in_flight.saturating_sub(1);
+            if failed {
+                window.forget_stale_failures(now);
+                window.failures += 1;
+                window.last_failure = Some(now);
             }
+        });
+    }
+
+    /// Applies `change` to the window of `ip` atomically: under the cache shard's lock when the
+    /// address is known, else on a fresh window that other callers wait for while it is inserted. A
+    /// read, then a write, would lose counts to concurrent failures. `change` must not touch the cache
+    /// (it runs under the shard's lock).
+    fn update<T>(&self, ip: IpAddr, mut change: impl FnMut(&mut Window) -> T) -> T {
+        let entry = self
+            .windows
+            .entry(&ip, None, |_, window| EntryAction::Retain(change(window)));
+        match entry {
+            EntryResult::Retained(out) => out,
+            EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => {
+                let mut window = Window::default();
+                let out = change(&mut window);
+                let _ = guard.insert(window);
+                out
+            }
+            // Never returned: the callback only retains, and the wait has no timeout.
+            EntryResult::Removed(..) | EntryResult::Timeout => change(&mut Window::default()),
+        }
+    }
+}
+
+impl Window {
+    /// Forgets the failures once [`FAILURE_WINDOW`] has passed since the latest.
+    fn forget_stale_failures(&mut self, now: Instant) {
+        if self
+            .last_failure
+            .is_some_and(|last| now.duration_since(last) >= FAILURE_WINDOW)
+        {
+            self.failures = 0;
+            self.last_failure = None;
         }
     }
 }
@@ -173,5 +232,46 @@ mod tests {
             logins.begin(IP),
             Err(LoginRefused::AddressLocked(FAILURE_WINDOW))
         ));
+    }
+
+    fn window_of(logins: &FailedLogins, ip: IpAddr) -> Window {
+        logins.windows.get(&ip).unwrap_or_default()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn fifty_concurrent_failures_from_one_address_are_all_counted() {
+        let logins = FailedLogins::default();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let (logins, start) = (logins.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    // Each task fails once: admitted, then finished as a failure, as a wrong password is.
+                    logins.update(IP, |window| window.in_flight += 1);
+                    logins.finish(IP, true);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let window = window_of(&logins, IP);
+        assert_eq!(window.failures, 50);
+        assert_eq!(window.in_flight, 0);
+    }
+
+    #[test]
+    fn failures_are_forgotten_a_window_after_the_latest() {
+        let now = Instant::now();
+        let mut window = Window {
+            failures: FAILURES_PER_ADDRESS,
+            in_flight: 0,
+            last_failure: Some(now),
+        };
+        window.forget_stale_failures(now + FAILURE_WINDOW / 2);
+        assert_eq!(window.failures, FAILURES_PER_ADDRESS);
+        window.forget_stale_failures(now + FAILURE_WINDOW);
+        assert_eq!(window.failures, 0);
     }
 }

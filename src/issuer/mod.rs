@@ -3,12 +3,16 @@
 
 mod authorize;
 mod client;
+pub mod doc;
 pub(crate) mod files;
 mod key;
 pub mod login;
+mod pages;
 pub mod provider;
 pub mod routes;
 pub mod settings;
+pub mod signup;
+mod state;
 pub mod token;
 pub mod userinfo;
 
@@ -22,6 +26,7 @@ use serde_json::{Map, Value, json};
 pub use client::{ClientCredentials, CredentialsOrigin};
 pub use key::SigningKey;
 pub use settings::LocalSettings;
+pub use state::IssuerState;
 
 use crate::auth::{KeySet, RandomError, random_token};
 
@@ -80,6 +85,9 @@ pub enum IssuerError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// The local accounts database could not be opened or migrated.
+    #[error("accounts database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
 /// What a new access token grants.

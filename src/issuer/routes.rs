@@ -1,45 +1,15 @@
-//! The local issuer's HTTP face: keys, discovery, `/oauth/token`, `/authorize` and `/userinfo`.
+//! The local issuer's HTTP face: keys, discovery, `/oauth/token`, `/authorize` (with its sign-up
+//! form), `/auth/signup` and `/userinfo`.
 
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-pub use super::login::FailedLogins;
-use super::{ClientCredentials, LocalIssuer, authorize, token, userinfo};
-use crate::auth::Verifier;
-use crate::store::AccountStore;
-
-/// What the issuer's routes need.
-#[derive(Debug, Clone)]
-pub struct IssuerState {
-    /// The signer.
-    pub issuer: LocalIssuer,
-    /// The one confidential client allowed to use `client_credentials`.
-    pub client: ClientCredentials,
-    /// Scopes granted to the confidential client when it asks for none: `[AUTH] SCOPE` and `PERMISSION`.
-    pub default_scopes: Vec<String>,
-    /// Scopes a person may be granted: `openid profile email` and `[AUTH] SCOPE`.
-    pub user_scopes: Vec<String>,
-    /// Where `/authorize` may redirect to (exact match).
-    pub redirect_uris: Vec<String>,
-    /// Checks access tokens presented to `/userinfo`.
-    pub verifier: Verifier,
-    /// Local accounts.
-    pub accounts: AccountStore,
-    /// Per-client-address failed-login counts (password grant and login form).
-    pub failures: FailedLogins,
-    /// Whether the login form's cookie gets `Secure`: [`crate::config::ServerSettings::secure_cookies`].
-    pub secure_cookies: bool,
-}
-
-impl axum::extract::FromRef<IssuerState> for Verifier {
-    fn from_ref(state: &IssuerState) -> Self {
-        state.verifier.clone()
-    }
-}
+use super::state::IssuerState;
+use super::{authorize, signup, token, userinfo};
 
 /// The issuer's routes, with their state applied.
 pub fn router<S: Clone + Send + Sync + 'static>(state: IssuerState) -> Router<S> {
@@ -49,8 +19,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: IssuerState) -> Router<S>
             "/.well-known/openid-configuration",
             get(openid_configuration),
         )
-        .route("/oauth/token", axum::routing::post(token::token))
+        .route("/oauth/token", post(token::token))
         .route("/authorize", get(authorize::form).post(authorize::submit))
+        .route("/authorize/signup", get(signup::form).post(signup::submit))
+        .route("/auth/signup", post(signup::signup))
         .route("/userinfo", get(userinfo::userinfo))
         .with_state(state)
 }

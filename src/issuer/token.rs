@@ -4,10 +4,9 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
-};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -17,11 +16,11 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::login::{IN_FLIGHT_RETRY, LoginRefused};
-use super::routes::IssuerState;
+use super::state::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
 use crate::auth::pkce_challenge;
-use crate::error::ErrorBody;
-use crate::extract::Bytes;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::FormOrJson;
 use crate::store::passwords::RETRY_AFTER_SECS;
 use crate::store::{Account, LoginError};
 
@@ -66,7 +65,8 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
 }
 
-/// An RFC 6749 §5.2 error answer.
+/// The token endpoint's error (RFC 6749 §5.2): an authorization server's answer, 400/401 with no
+/// Bearer challenge, so not an [`ApiError`] (RFC 6750, the resource server's).
 #[derive(Debug)]
 pub struct OAuthError {
     status: StatusCode,
@@ -152,10 +152,7 @@ impl OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         tracing::debug!(error = self.code, description = %self.description, "token request refused");
-        let body = ErrorBody {
-            error: self.code.to_owned(),
-            error_description: self.description,
-        };
+        let body = ErrorBody::new(self.code, self.description);
         let mut response = (self.status, no_store(), Json(body)).into_response();
         if self.code == "invalid_client" {
             // RFC 6749 §5.2: a 401 for client authentication names the scheme the client may use.
@@ -170,6 +167,39 @@ impl IntoResponse for OAuthError {
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// A body the extractors could not read is an `invalid_request` (RFC 6749 §5.2); one over the size
+/// limit keeps its 413.
+impl From<ApiError> for OAuthError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Unreadable {
+                status,
+                description,
+            } if status == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(status, "invalid_request", description)
+            }
+            ApiError::Unreadable { description, .. } => Self::invalid_request(description),
+            other => Self::server_error(&other),
+        }
+    }
+}
+
+/// The token request, form or JSON ([`FormOrJson`]), refused as an [`OAuthError`].
+pub struct TokenForm(pub TokenRequest);
+
+impl<S> FromRequest<S> for TokenForm
+where
+    axum::Form<TokenRequest>: FromRequest<S, Rejection = FormRejection>,
+    S: Send + Sync,
+{
+    type Rejection = OAuthError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, OAuthError> {
+        let FormOrJson(request) = FormOrJson::from_request(request, state).await?;
+        Ok(Self(request))
     }
 }
 
@@ -191,9 +221,8 @@ pub async fn token(
     State(state): State<IssuerState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Bytes(body): Bytes,
+    TokenForm(request): TokenForm,
 ) -> Result<Response, OAuthError> {
-    let request = parse_request(&headers, &body)?;
     if let Some(audience) = request
         .audience
         .as_deref()
@@ -431,28 +460,6 @@ fn issue(
         id_token,
     };
     Ok((no_store(), Json(body)).into_response())
-}
-
-fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media_type.as_str() {
-        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
-            .map_err(|error| OAuthError::invalid_request(format!("malformed form: {error}"))),
-        "application/json" => serde_json::from_slice(body)
-            .map_err(|error| OAuthError::invalid_request(format!("malformed JSON: {error}"))),
-        _ => Err(OAuthError::invalid_request(
-            "send application/x-www-form-urlencoded (or JSON)",
-        )),
-    }
 }
 
 /// HTTP Basic (RFC 6749 §2.3.1, form-urlencoded id and secret) or the body's `client_id`/`client_secret`;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::routes::IssuerState;
+use super::state::IssuerState;
 use super::token::profile_claims;
 use crate::auth::Claims;
 use crate::error::ApiError;

@@ -1,6 +1,5 @@
 //! HTTP routes, one file per area, each a `fn router() -> Router<AppState>`.
 
-pub mod accounts;
 pub mod api;
 pub mod health;
 pub mod metadata;

@@ -1,11 +1,10 @@
 //! Swagger UI in a real browser: Debian's Chromium, driven by npm `playwright-core`
-//! (`tests/browser/swagger.mjs`), logs in through the Authorize button and calls `/api/private`.
+//! (`tests/browser/swagger.mjs`), signs up from the login page behind the Authorize button, calls
+//! `/api/private`, then logs in again with that account. Nobody calls `/auth/signup` by hand.
 //! Screenshots land in `target/browser-screenshots/`.
 
 use std::path::Path;
 use std::time::Duration;
-
-use serde_json::json;
 
 use crate::helpers::TestApp;
 
@@ -38,21 +37,11 @@ fn browser_available() -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn swagger_ui_logs_in_with_oauth_and_with_a_pasted_token() {
+async fn swagger_ui_signs_up_logs_in_with_oauth_and_with_a_pasted_token() {
     if !browser_available() {
         return;
     }
     let app = TestApp::builder().local().spawn().await;
-    let signup = json!({"username": "swagger-user", "password": "correct horse battery"});
-    assert_eq!(
-        app.post("/auth/signup")
-            .json(&signup)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        201
-    );
     let client = &app.state.issuer.as_ref().unwrap().client;
     let token: serde_json::Value = app
         .post("/oauth/token")
@@ -85,6 +74,7 @@ async fn swagger_ui_logs_in_with_oauth_and_with_a_pasted_token() {
         output.status.success(),
         "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    assert!(stdout.contains("signup status: 200"), "{stdout}");
     assert!(stdout.contains("oauth status: 200"), "{stdout}");
     assert!(stdout.contains("bearer status: 200"), "{stdout}");
 }

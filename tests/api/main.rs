@@ -26,5 +26,6 @@ mod providers;
 mod redis_cache;
 mod rejections;
 mod sessions;
+mod signup_form;
 mod slow_clients;
 mod tokens;

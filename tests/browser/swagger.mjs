@@ -1,6 +1,8 @@
-// Drives Swagger UI in headless Chromium: log in through the OAuth2 Authorize button (authorization
-// code + PKCE on the local issuer), call /api/private with "Try it out", then do the same with a pasted
-// bearer token. Screenshots of each step go to SCREENSHOT_DIR. Exits non-zero on any failure.
+// Drives Swagger UI in headless Chromium as a newcomer would: through the OAuth2 Authorize button
+// (authorization code + PKCE on the local issuer), follow the login page's sign-up link, create the
+// account (after one refused weak password) and call /api/private with "Try it out"; then log in with
+// that account in a fresh browser, and finally use a pasted bearer token. Screenshots of each step go
+// to SCREENSHOT_DIR. Exits non-zero on any failure.
 //
 // Environment: BASE_URL, USERNAME, PASSWORD, TOKEN, SCREENSHOT_DIR.
 import { chromium } from 'playwright-core';
@@ -35,12 +37,16 @@ async function tryPrivate(page, name) {
   return (await status.innerText()).trim();
 }
 
-async function oauthLogin() {
+/**
+ * Opens Swagger UI, clicks Authorize for the code flow, and in the popup either signs up (`signUp`)
+ * or signs in; returns the status /api/private then answers. `prefix` names the screenshots.
+ */
+async function oauthLogin(signUp, prefix) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   await page.goto(`${BASE_URL}/docs/`);
   await page.locator('.swagger-ui .btn.authorize').first().waitFor();
-  await shot(page, '01-docs');
+  await shot(page, `${prefix}-01-docs`);
   step('docs loaded');
 
   await page.locator('.swagger-ui .btn.authorize').first().click();
@@ -49,22 +55,40 @@ async function oauthLogin() {
   // The authorization-code flow's section has its own Authorize button; its client id is prefilled.
   const codeFlow = dialog.locator('.auth-container', { hasText: 'authorizationCode' });
   await codeFlow.locator('button.authorize').waitFor();
-  await shot(page, '02-authorize-dialog');
+  await shot(page, `${prefix}-02-authorize-dialog`);
   const [popup] = await Promise.all([
     page.waitForEvent('popup'),
     codeFlow.locator('button.authorize').click(),
   ]);
   await popup.waitForLoadState();
-  await popup.locator('#username').fill(USERNAME);
-  await popup.locator('#password').fill(PASSWORD);
-  await shot(popup, '03-login-page');
-  step('login page shown');
-  await Promise.all([popup.waitForEvent('close', { timeout: 15000 }), popup.getByRole('button', { name: 'Sign in' }).click()]);
-  step('logged in; popup closed');
+  let submit;
+  if (signUp) {
+    await shot(popup, `${prefix}-03-login-page`);
+    await popup.locator('a#signup').click();
+    await popup.locator('#password[autocomplete="new-password"]').waitFor();
+    // A weak password first: the form comes back with the reason, the username kept.
+    await popup.locator('#username').fill(USERNAME);
+    await popup.locator('#password').fill('short');
+    await popup.getByRole('button', { name: 'Create account' }).click();
+    await popup.locator('#password-error').waitFor({ timeout: 15000 });
+    await shot(popup, `${prefix}-04-weak-password`);
+    step('weak password refused on the form');
+    if ((await popup.locator('#username').inputValue()) !== USERNAME) throw new Error('the username was not kept');
+    await popup.locator('#password').fill(PASSWORD);
+    submit = popup.getByRole('button', { name: 'Create account' });
+  } else {
+    await popup.locator('#username').fill(USERNAME);
+    await popup.locator('#password').fill(PASSWORD);
+    await shot(popup, `${prefix}-03-login-page`);
+    submit = popup.getByRole('button', { name: 'Sign in' });
+  }
+  step(signUp ? 'sign-up form filled' : 'login page shown');
+  await Promise.all([popup.waitForEvent('close', { timeout: 15000 }), submit.click()]);
+  step(signUp ? 'signed up; popup closed' : 'logged in; popup closed');
   await codeFlow.locator('button', { hasText: 'Logout' }).waitFor({ timeout: 15000 });
-  await shot(page, '04-authorized');
+  await shot(page, `${prefix}-05-authorized`);
   await dialog.locator('.close-modal').click();
-  const status = await tryPrivate(page, '05-try-private-oauth');
+  const status = await tryPrivate(page, `${prefix}-06-try-private`);
   await context.close();
   return status;
 }
@@ -79,20 +103,22 @@ async function bearerPaste() {
   await bearer.locator('input').first().fill(TOKEN);
   await bearer.locator('button.authorize').click();
   await bearer.locator('button', { hasText: 'Logout' }).waitFor();
-  await shot(page, '06-bearer-authorized');
+  await shot(page, 'bearer-01-authorized');
   await dialog.locator('.close-modal').click();
-  const status = await tryPrivate(page, '07-try-private-bearer');
+  const status = await tryPrivate(page, 'bearer-02-try-private');
   await context.close();
   return status;
 }
 
 let failed = false;
 try {
-  const oauth = await oauthLogin();
+  const signedUp = await oauthLogin(true, 'signup');
+  console.log(`signup status: ${signedUp}`);
+  const oauth = await oauthLogin(false, 'login');
   console.log(`oauth status: ${oauth}`);
   const pasted = await bearerPaste();
   console.log(`bearer status: ${pasted}`);
-  failed = oauth !== '200' || pasted !== '200';
+  failed = signedUp !== '200' || oauth !== '200' || pasted !== '200';
 } catch (error) {
   console.error(`browser test failed: ${error.stack || error}`);
   failed = true;
