@@ -32,6 +32,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+#[cfg(feature = "local-issuer")]
 pub mod issuer;
 pub mod openapi;
 pub mod routes;
@@ -99,6 +100,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     {
         router = router.merge(session::router());
     }
+    #[cfg(feature = "local-issuer")]
     if let Some(issuer) = state.issuer.clone() {
         router = router.merge(issuer::routes::router(issuer));
     }

@@ -7,9 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "local-issuer")]
+use clap::Args;
+use clap::{Parser, Subcommand};
 use protected_api::Settings;
+#[cfg(feature = "local-issuer")]
 use protected_api::auth::providers::ProviderKind;
+#[cfg(feature = "local-issuer")]
 use protected_api::issuer::{Grant, LocalIssuer};
 
 /// A protected REST API: JWT bearer auth for Auth0, Cognito, Firebase, Fief and any OpenID Connect
@@ -29,11 +33,13 @@ enum Command {
     /// Serve the API (what runs when no command is given)
     Serve,
     /// Print an access token signed by the local issuer's key, for curl
+    #[cfg(feature = "local-issuer")]
     Token(TokenArgs),
     /// Exit 0 when the service at the configured address answers /healthz (for container health checks)
     Healthcheck,
 }
 
+#[cfg(feature = "local-issuer")]
 #[derive(Debug, Args)]
 struct TokenArgs {
     /// Scopes to grant, space-separated or repeated [default: [AUTH] SCOPE, unless --permission is given]
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
+        #[cfg(feature = "local-issuer")]
         Command::Token(args) => print_token(&settings, args),
         Command::Healthcheck => healthcheck(&settings),
     };
@@ -94,6 +101,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
+#[cfg(feature = "local-issuer")]
 fn print_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
     if settings.provider.kind != ProviderKind::Local {
         anyhow::bail!(

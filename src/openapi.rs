@@ -23,6 +23,7 @@ use utoipa_swagger_ui::{Config, oauth};
 use crate::auth::{DiscoveryDocument, Endpoint};
 use crate::error::ErrorBody;
 use crate::extract::Path;
+#[cfg(feature = "local-issuer")]
 use crate::issuer::doc::IssuerDoc;
 use crate::routes::{api, health, metadata, user};
 use crate::state::AppState;
@@ -100,11 +101,23 @@ fn document_body_limit(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// The local issuer's operations (`/oauth/token`, `/auth/signup`, …), when it is the provider.
+#[cfg(feature = "local-issuer")]
+fn issuer_doc(state: &AppState) -> Option<utoipa::openapi::OpenApi> {
+    state.issuer.is_some().then(IssuerDoc::openapi)
+}
+
+/// Built without the local issuer: nothing to add.
+#[cfg(not(feature = "local-issuer"))]
+fn issuer_doc(_: &AppState) -> Option<utoipa::openapi::OpenApi> {
+    None
+}
+
 /// The OpenAPI document for this configuration, as JSON.
 pub fn document(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Value {
     let mut doc = ApiDoc::openapi();
-    if state.issuer.is_some() {
-        doc.merge(IssuerDoc::openapi());
+    if let Some(issuer) = issuer_doc(state) {
+        doc.merge(issuer);
     }
     doc.servers = Some(vec![Server::new(state.settings.server.public_base())]);
     document_body_limit(&mut doc);

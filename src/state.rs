@@ -8,6 +8,7 @@ use axum::extract::FromRef;
 use crate::auth::providers::KeySource;
 use crate::auth::{Discovery, Endpoints, HttpFetcher, KeyStore, Verifier};
 use crate::config::Settings;
+#[cfg(feature = "local-issuer")]
 use crate::issuer::{IssuerError, IssuerState, LocalIssuer};
 use crate::store::{CacheUrlError, UserInfoStore};
 
@@ -15,6 +16,7 @@ use crate::store::{CacheUrlError, UserInfoStore};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The local issuer's key, client credentials or accounts database.
+    #[cfg(feature = "local-issuer")]
     #[error(transparent)]
     Issuer(#[from] IssuerError),
     /// The HTTP client for the provider's documents.
@@ -43,6 +45,7 @@ pub struct Handles {
     /// The provider's login, token, userinfo and logout endpoints: configured, else discovered.
     pub endpoints: Endpoints,
     /// The embedded issuer, when `[AUTH] PROVIDER = local`.
+    #[cfg(feature = "local-issuer")]
     pub issuer: Option<IssuerState>,
     /// Answers of the provider's userinfo endpoint, cached.
     pub userinfo: UserInfoStore,
@@ -74,9 +77,13 @@ handles_from_state! {
     settings: Arc<Settings>,
     discovery: Option<Discovery>,
     endpoints: Endpoints,
-    issuer: Option<IssuerState>,
     userinfo: UserInfoStore,
     http: HttpFetcher,
+}
+
+#[cfg(feature = "local-issuer")]
+handles_from_state! {
+    issuer: Option<IssuerState>,
 }
 
 impl AppState {
@@ -92,8 +99,10 @@ impl AppState {
         let ttl = settings.auth.jwks_ttl;
         let min_refresh = settings.auth.jwks_min_refresh;
         let mut discovery = None;
+        #[cfg(feature = "local-issuer")]
         let mut local = None;
         let keys = match &spec.keys {
+            #[cfg(feature = "local-issuer")]
             KeySource::Local => {
                 let issuer = LocalIssuer::open(&settings.local)?;
                 let keys = KeyStore::fixed(issuer.key_set());
@@ -112,6 +121,7 @@ impl AppState {
         };
         let endpoints = Endpoints::new(spec.login.clone(), discovery.clone());
         let verifier = Verifier::new(spec, settings.auth.clone(), keys);
+        #[cfg(feature = "local-issuer")]
         let issuer = match local {
             Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
             None => None,
@@ -122,6 +132,7 @@ impl AppState {
             settings: Arc::new(settings),
             discovery,
             endpoints,
+            #[cfg(feature = "local-issuer")]
             issuer,
             userinfo,
             http,

@@ -99,6 +99,7 @@ pub struct Settings {
     /// The selected provider, resolved into issuer, audience, keys and claim names.
     pub provider: ProviderSpec,
     /// `[LOCAL]` (used when the provider is `local`, and by the `token` command).
+    #[cfg(feature = "local-issuer")]
     pub local: crate::issuer::LocalSettings,
     /// `[CACHE]`.
     pub cache: CacheSettings,
@@ -161,6 +162,7 @@ impl RawSettings {
             Some(name) => providers::spec(name, self)?,
         };
         Ok(Settings {
+            #[cfg(feature = "local-issuer")]
             local: crate::issuer::settings::parse(self, &server.public_base())?,
             server,
             auth,

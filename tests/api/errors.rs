@@ -130,6 +130,7 @@ async fn every_response_carries_a_request_id() {
     assert!(!response.headers()["x-request-id"].is_empty());
 }
 
+#[cfg(feature = "metrics")]
 #[tokio::test]
 async fn metrics_count_requests_refusals_and_cache_hits() {
     let app = TestApp::builder().spawn().await;
@@ -167,6 +168,7 @@ async fn metrics_count_requests_refusals_and_cache_hits() {
     assert!(!text.contains("BREW") && !text.contains("4711"), "{text}");
 }
 
+#[cfg(feature = "metrics")]
 #[tokio::test]
 async fn metrics_can_be_turned_off() {
     let app = TestApp::builder()

@@ -36,10 +36,12 @@ enum Base {
     /// `PROVIDER = oidc` trusting the builder's `MockIdp` (a fresh one unless given).
     MockIdp,
     /// The embedded local issuer, its files in a temporary directory, `SERVER_PUBLIC_URL` = the app.
+    #[cfg_attr(not(feature = "local-issuer"), allow(dead_code))]
     Local,
     /// Nothing: the pairs are all the settings there are.
     Exact,
     /// The settings of another instance.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Same(Box<Settings>),
 }
 
@@ -105,6 +107,7 @@ impl TestAppBuilder {
     }
 
     /// The embedded local issuer instead of `oidc`, its files in a temporary directory.
+    #[cfg_attr(not(feature = "local-issuer"), allow(dead_code))]
     pub(crate) fn local(mut self) -> Self {
         self.base = Base::Local;
         self
@@ -133,6 +136,7 @@ impl TestAppBuilder {
     }
 
     /// The same settings as `app` (a replica behind the same load balancer), with nothing on top.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn replica_of(mut self, app: &TestApp) -> Self {
         self.base = Base::Same(Box::new((*app.state.settings).clone()));
         self

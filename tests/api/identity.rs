@@ -14,6 +14,7 @@ use crate::helpers::{TestApp, www_authenticate};
 
 const CLIENT_ID: &str = "web-client";
 
+#[cfg(feature = "local-issuer")]
 #[tokio::test]
 async fn a_local_users_profile_holds_the_tokens_grants_and_user_holds_the_account() {
     let app = TestApp::builder().local().spawn().await;
@@ -79,6 +80,7 @@ async fn app_with_tokens(sub: &str) -> (TestApp, String, String) {
     (app, access, id_token)
 }
 
+#[cfg(feature = "sessions")]
 #[tokio::test]
 async fn the_session_id_token_cookie_stands_in_for_the_header() {
     let (app, access, id_token) = app_with_tokens("olga").await;
@@ -174,6 +176,7 @@ async fn a_userinfo_answer_about_someone_else_is_a_502_and_never_kept() {
     );
 }
 
+#[cfg(feature = "sessions")]
 #[tokio::test]
 async fn a_flow_cookie_without_its_verifier_is_no_login_in_progress() {
     let (app, _, _) = app_with_tokens("sam").await;

@@ -16,6 +16,7 @@ pub(crate) struct Service {
     /// Kept open: a closed pipe would turn the service's later log lines into write errors.
     _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
     /// Its working (and, for the local provider, data) directory.
+    #[cfg_attr(not(feature = "local-issuer"), allow(dead_code))]
     pub(crate) data: tempfile::TempDir,
     /// What it logged up to "listening".
     pub(crate) startup_log: String,

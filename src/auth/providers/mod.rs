@@ -21,6 +21,7 @@ use crate::config::urls::{parse_http_url, require_https_or_loopback};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
     /// The embedded development issuer.
+    #[cfg(feature = "local-issuer")]
     Local,
     /// Auth0.
     Auth0,
@@ -38,6 +39,7 @@ pub enum ProviderKind {
 #[derive(Debug, Clone)]
 pub enum KeySource {
     /// The embedded issuer's own key set, held in process.
+    #[cfg(feature = "local-issuer")]
     Local,
     /// A configured JWKS URI.
     JwksUri(Url),
@@ -132,6 +134,7 @@ impl ProviderSpec {
     /// The provider's name as `[AUTH] PROVIDER` spells it.
     pub fn name(&self) -> &'static str {
         match self.kind {
+            #[cfg(feature = "local-issuer")]
             ProviderKind::Local => "local",
             ProviderKind::Auth0 => "auth0",
             ProviderKind::Cognito => "cognito",
