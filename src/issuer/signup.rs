@@ -2,6 +2,8 @@
 //! `GET`/`POST /authorize/signup`, linked from the sign-in page, which creates the account through the
 //! same code and then goes on with the same authorization request.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -36,22 +38,36 @@ pub struct SignedUp {
     )),
     responses(
         (status = 201, description = "Created", body = SignedUp),
-        (status = 400, description = "invalid_request: the body is not valid JSON or form data", body = ErrorBody),
         (status = 409, description = "conflict: the username or email is taken", body = ErrorBody),
-        (status = 415, description = "invalid_request: send application/json or application/x-www-form-urlencoded", body = ErrorBody),
-        (status = 422, description = "invalid_request: weak or malformed input; `fields` names the problem with each field", body = ErrorBody),
+        (status = 422, description = "invalid_request: weak or malformed input, or a body that is not JSON or form data; `fields` names the problem with each field (`body` for an unreadable body)", body = ErrorBody),
         (status = 503, description = "temporarily_unavailable: too many sign-ups at once; see Retry-After", body = ErrorBody),
     ))]
 pub async fn signup(
     State(state): State<IssuerState>,
-    FormOrJson(new): FormOrJson<NewAccount>,
+    new: Result<FormOrJson<NewAccount>, ApiError>,
 ) -> Result<(StatusCode, Json<SignedUp>), ApiError> {
+    let FormOrJson(new) = new.map_err(unreadable_is_invalid)?;
     let account = create(&state.accounts, new).await?;
     let body = SignedUp {
         sub: account.sub,
         username: account.username,
     };
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// A body that cannot be read as a sign-up is bad input like a weak password: 422, the reason under
+/// `fields.body`. Only an oversized body keeps its 413.
+fn unreadable_is_invalid(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Unreadable {
+            status,
+            description,
+        } if status != StatusCode::PAYLOAD_TOO_LARGE => ApiError::InvalidFields {
+            summary: "the body is not a sign-up in JSON or form data",
+            fields: BTreeMap::from([("body", description)]),
+        },
+        other => other,
+    }
 }
 
 /// Creates the account: the one sign-up path of the API and the browser form, so both keep the same

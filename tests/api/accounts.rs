@@ -36,6 +36,33 @@ async fn sign_up_refuses_duplicates_and_weak_input_field_by_field() {
 }
 
 #[tokio::test]
+async fn a_sign_up_body_that_cannot_be_read_is_a_422_naming_the_body() {
+    let app = TestApp::builder().local().spawn().await;
+    let no_type = app.post("/auth/signup").body(r#"{"username":"bob"}"#);
+    let bad_json = app
+        .post("/auth/signup")
+        .header("content-type", "application/json")
+        .body("{not json");
+    let missing_field = app.post("/auth/signup").json(&json!({"username": "bob"}));
+    let other_type = app
+        .post("/auth/signup")
+        .header("content-type", "text/plain")
+        .body("username=bob");
+    for (what, request) in [
+        ("no content type", no_type),
+        ("bad JSON", bad_json),
+        ("a missing field", missing_field),
+        ("text/plain", other_type),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 422, "{what}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{what}: {body}");
+        assert!(body["fields"]["body"].is_string(), "{what}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn the_password_grant_gives_tokens_for_the_account_and_never_says_which_part_was_wrong() {
     let app = TestApp::builder().local().spawn().await;
     let account = sign_up(&app, "carol@example.com", "correct horse battery").await;
