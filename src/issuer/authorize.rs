@@ -69,13 +69,22 @@ impl AuthorizeRequest {
     }
 }
 
-/// The sign-in form's fields: the request plus credentials.
-#[derive(Debug, Deserialize)]
+/// The sign-in form's fields: the request plus credentials. `Debug` leaves the password out.
+#[derive(Deserialize)]
 pub(super) struct LoginForm {
     #[serde(flatten)]
     request: AuthorizeRequest,
     username: String,
     password: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("request", &self.request)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A form posted from a page this issuer served: its `csrf` field equals the cookie set with the page
@@ -410,4 +419,21 @@ pub(super) fn grant(
         ],
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_the_password_out() {
+        let form = LoginForm {
+            request: AuthorizeRequest::default(),
+            username: "ada".to_owned(),
+            password: "password-secret".to_owned(),
+        };
+        let printed = format!("{form:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        assert!(printed.contains("ada"), "{printed}");
+    }
 }

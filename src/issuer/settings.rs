@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::Secret;
 use crate::config::error::ConfigError;
 use crate::config::raw::RawSettings;
 use crate::config::urls::parse_http_url;
@@ -26,7 +27,7 @@ pub struct LocalSettings {
     /// The `client_credentials` client id; generated and stored in `data_dir` when unset.
     pub client_id: Option<String>,
     /// The `client_credentials` client secret; generated and stored in `data_dir` when unset.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// Where `/authorize` may send codes and tokens (exact match).
     pub redirect_uris: Vec<String>,
     /// Whether the issuer (open sign-up) may serve a non-loopback address.
@@ -65,7 +66,7 @@ pub fn parse(raw: &RawSettings, public_base: &str) -> Result<LocalSettings, Conf
         ));
     }
     let client_id = raw.get("LOCAL", "CLIENT_ID").map(str::to_owned);
-    let client_secret = raw.get("LOCAL", "CLIENT_SECRET").map(str::to_owned);
+    let client_secret = raw.get("LOCAL", "CLIENT_SECRET").map(Secret::new);
     if client_id.is_some() != client_secret.is_some() {
         let missing = if client_id.is_some() {
             "CLIENT_SECRET"
@@ -164,6 +165,19 @@ mod tests {
             typo.unwrap_err().to_string(),
             r#"[LOCAL] ALLOW_NETWORK: expected true or false, got "ja""#
         );
+    }
+
+    #[test]
+    #[cfg(feature = "local-issuer")]
+    fn debug_leaves_the_client_secret_out() {
+        let settings = crate::config::Settings::from_pairs([
+            ("LOCAL_CLIENT_ID", "client"),
+            ("LOCAL_CLIENT_SECRET", "client-secret"),
+        ])
+        .unwrap();
+        let printed = format!("{:?}", settings.local);
+        assert!(!printed.contains("client-secret"), "{printed}");
+        assert!(printed.contains("client"), "{printed}");
     }
 
     #[test]

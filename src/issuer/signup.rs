@@ -79,8 +79,8 @@ async fn create(accounts: &AccountStore, new: NewAccount) -> Result<Account, Api
 }
 
 /// The browser form's fields: the authorization request plus what `POST /auth/signup` takes. An
-/// optional field left empty is absent.
-#[derive(Debug, Deserialize)]
+/// optional field left empty is absent. `Debug` leaves the password out.
+#[derive(Deserialize)]
 pub(super) struct SignupForm {
     #[serde(flatten)]
     request: AuthorizeRequest,
@@ -90,6 +90,15 @@ pub(super) struct SignupForm {
     email: String,
     #[serde(default)]
     name: String,
+}
+
+impl std::fmt::Debug for SignupForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupForm")
+            .field("request", &self.request)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `GET /authorize/signup`: the sign-up form for an authorization request.
@@ -157,4 +166,23 @@ fn capitalised(message: &str) -> String {
     let mut chars = message.chars();
     let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
     format!("{}{}.", first.unwrap_or_default(), chars.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_the_password_out() {
+        let form = SignupForm {
+            request: AuthorizeRequest::default(),
+            username: "ada".to_owned(),
+            password: "password-secret".to_owned(),
+            email: String::new(),
+            name: String::new(),
+        };
+        let printed = format!("{form:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        assert!(printed.contains("ada"), "{printed}");
+    }
 }

@@ -5,7 +5,7 @@ use axum::extract::FromRef;
 use super::login::FailedLogins;
 use super::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
 use crate::auth::Verifier;
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::store::AccountStore;
 
 /// What the issuer's routes need. Cheap to clone: every field is a handle or a short list.
@@ -53,7 +53,7 @@ impl IssuerState {
             .local
             .client_id
             .as_deref()
-            .zip(settings.local.client_secret.as_deref());
+            .zip(settings.local.client_secret.as_ref().map(Secret::expose));
         let file = settings.local.data_dir.join("client.json");
         let (client, origin) = ClientCredentials::load_or_create(configured, &file)?;
         match origin {

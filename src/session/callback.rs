@@ -37,12 +37,22 @@ pub(super) async fn callback(
 }
 
 /// The token endpoint's answer (RFC 6749 §5.1 and §5.2; OpenID Connect Core §3.1.3.3 adds `id_token`).
-#[derive(Debug, Deserialize)]
+/// `Debug` leaves the tokens out.
+#[derive(Deserialize)]
 struct TokenAnswer {
     access_token: Option<String>,
     id_token: Option<String>,
     expires_in: Option<i64>,
     error: Option<String>,
+}
+
+impl std::fmt::Debug for TokenAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAnswer")
+            .field("expires_in", &self.expires_in)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Redeems the flow's code at the provider's token endpoint.
@@ -104,5 +114,22 @@ fn check_nonce(id_token: &Verified, sent: &str) -> Result<(), ApiError> {
         Err(ApiError::InvalidRequest(
             "the ID token's nonce does not match the login",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_the_tokens_out() {
+        let answer = TokenAnswer {
+            access_token: Some("access-secret".to_owned()),
+            id_token: Some("id-secret".to_owned()),
+            expires_in: Some(60),
+            error: None,
+        };
+        let printed = format!("{answer:?}");
+        assert!(!printed.contains("secret"), "{printed}");
     }
 }

@@ -8,8 +8,7 @@ use super::flow::{FLOW_COOKIE, FLOW_MAX_AGE, FLOW_PATH, PendingLogin};
 use crate::auth::{ID_TOKEN_COOKIE, SESSION_COOKIE};
 use crate::config::ServerSettings;
 
-/// What a session holds: the tokens of a successful code exchange.
-#[derive(Debug)]
+/// What a session holds: the tokens of a successful code exchange. `Debug` leaves the tokens out.
 pub(super) struct SessionTokens {
     /// The access token, which stands in for the bearer header.
     pub(super) access_token: String,
@@ -17,6 +16,14 @@ pub(super) struct SessionTokens {
     pub(super) id_token: Option<String>,
     /// The access token's lifetime in seconds (RFC 6749 §5.1), which the cookies get too.
     pub(super) expires_in: Option<i64>,
+}
+
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Remembers `login` until `/auth-callback`, for ten minutes at most.
@@ -78,4 +85,20 @@ fn cookie(
         cookie.set_max_age(time::Duration::seconds(seconds));
     }
     cookie
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_the_tokens_out() {
+        let tokens = SessionTokens {
+            access_token: "access-secret".to_owned(),
+            id_token: Some("id-secret".to_owned()),
+            expires_in: Some(60),
+        };
+        let printed = format!("{tokens:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+    }
 }

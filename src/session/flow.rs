@@ -23,8 +23,8 @@ pub(super) const FLOW_PATH: &str = "/auth-callback";
 /// How long a person may take to log in at the provider, in seconds.
 pub(super) const FLOW_MAX_AGE: i64 = 600;
 
-/// What `/login` remembers for `/auth-callback`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What `/login` remembers for `/auth-callback`. `Debug` shows only `next`.
+#[derive(Clone, PartialEq, Eq)]
 pub(super) struct PendingLogin {
     /// RFC 6749 §10.12: binds the callback to this browser's login (CSRF).
     pub(super) state: String,
@@ -80,6 +80,14 @@ impl PendingLogin {
     }
 }
 
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The provider's answer at `/auth-callback` (RFC 6749 §4.1.2 and §4.1.2.1).
 #[derive(Debug, Deserialize)]
 struct CallbackQuery {
@@ -89,13 +97,21 @@ struct CallbackQuery {
 }
 
 /// A callback that belongs to the login in progress in this browser: the provider said yes, the
-/// flow cookie is there, and the `state` it sent back is the one `/login` made.
-#[derive(Debug)]
+/// flow cookie is there, and the `state` it sent back is the one `/login` made. `Debug` leaves the
+/// code out.
 pub(super) struct LoginFlow {
     /// The authorization code to exchange.
     pub(super) code: String,
     /// The login's secrets; its `next` checked again, since the cookie came back from the browser.
     pub(super) login: PendingLogin,
+}
+
+impl std::fmt::Debug for LoginFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginFlow")
+            .field("login", &self.login)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S> FromRequestParts<S> for LoginFlow
@@ -159,5 +175,22 @@ mod tests {
         ] {
             assert_eq!(PendingLogin::from_cookie_value(value), None, "{value:?}");
         }
+    }
+
+    #[test]
+    fn debug_leaves_the_secrets_and_the_code_out() {
+        let login = PendingLogin {
+            state: "state-secret".to_owned(),
+            verifier: "verifier-secret".to_owned(),
+            nonce: "nonce-secret".to_owned(),
+            next: "/api/private".to_owned(),
+        };
+        let flow = LoginFlow {
+            code: "code-secret".to_owned(),
+            login,
+        };
+        let printed = format!("{flow:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        assert!(printed.contains("/api/private"), "{printed}");
     }
 }
