@@ -140,13 +140,13 @@ impl FailedLogins {
 
     /// Ends an attempt [`FailedLogins::begin`] admitted, counting it as a failure when it was one.
     /// One update: the failure is counted as the attempt leaves `in_flight`, so no `begin` sees it in
-    /// neither.
+    /// neither. An address left with nothing against it leaves the cache (see [`FailedLogins::update`]).
     fn finish(&self, ip: IpAddr, failed: bool) {
         let now = Instant::now();
         self.update(ip, |window| {
             window.in_flight = window.in_flight.saturating_sub(1);
+            window.forget_stale_failures(now);
             if failed {
-                window.forget_stale_failures(now);
                 window.failures += 1;
                 window.last_failure = Some(now);
             }
@@ -157,25 +157,46 @@ impl FailedLogins {
     /// address is known, else on a fresh window that other callers wait for while it is inserted. A
     /// read, then a write, would lose counts to concurrent failures. `change` must not touch the cache
     /// (it runs under the shard's lock).
+    ///
+    /// A window left idle (no failures, no attempts in progress) is removed, or never stored: the
+    /// addresses that log in successfully must not take the slots that keep locked addresses locked.
     fn update<T>(&self, ip: IpAddr, mut change: impl FnMut(&mut Window) -> T) -> T {
-        let entry = self
-            .windows
-            .entry(&ip, None, |_, window| EntryAction::Retain(change(window)));
+        let mut removed = None;
+        let entry = self.windows.entry(&ip, None, |_, window| {
+            let out = change(window);
+            if window.is_idle() {
+                removed = Some(out);
+                EntryAction::Remove
+            } else {
+                EntryAction::Retain(out)
+            }
+        });
         match entry {
             EntryResult::Retained(out) => out,
             EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => {
                 let mut window = Window::default();
                 let out = change(&mut window);
-                let _ = guard.insert(window);
+                // The placeholder is gone only if something inserted or removed `ip` behind the
+                // guard, which nothing here does; were it to happen, this change would be lost.
+                if !window.is_idle() && guard.insert(window).is_err() {
+                    tracing::warn!(%ip, "a login window was replaced while stored; its change is lost");
+                }
                 out
             }
-            // Never returned: the callback only retains, and the wait has no timeout.
-            EntryResult::Removed(..) | EntryResult::Timeout => change(&mut Window::default()),
+            // `Removed`: the callback kept its answer. `Timeout`: never returned, the wait has none.
+            EntryResult::Removed(..) | EntryResult::Timeout => {
+                removed.unwrap_or_else(|| change(&mut Window::default()))
+            }
         }
     }
 }
 
 impl Window {
+    /// Nothing held against the address: no failures counted, no attempts in progress.
+    fn is_idle(&self) -> bool {
+        self.failures == 0 && self.in_flight == 0
+    }
+
     /// Forgets the failures once [`FAILURE_WINDOW`] has passed since the latest.
     fn forget_stale_failures(&mut self, now: Instant) {
         if self
@@ -232,6 +253,17 @@ mod tests {
             logins.begin(IP),
             Err(LoginRefused::AddressLocked(FAILURE_WINDOW))
         ));
+    }
+
+    #[test]
+    fn an_address_that_logs_in_successfully_leaves_no_window_behind() {
+        let logins = FailedLogins::default();
+        let mut attempt = logins.begin(IP).unwrap();
+        assert!(logins.windows.get(&IP).is_some(), "held while in progress");
+        attempt.failed = false;
+        drop(attempt);
+        assert!(logins.windows.get(&IP).is_none());
+        assert!(logins.windows.is_empty());
     }
 
     fn window_of(logins: &FailedLogins, ip: IpAddr) -> Window {
