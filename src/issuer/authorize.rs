@@ -18,6 +18,7 @@ use url::Url;
 
 use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::pages::{self, error_page, login_page};
+use super::request::AuthorizeRequest;
 use super::state::IssuerState;
 use super::token::{user_grant, user_scopes};
 use super::{CodeGrant, WEB_CLIENT_ID};
@@ -30,44 +31,6 @@ use crate::store::{Account, LoginError};
 /// covers `/authorize/signup` too.
 const CSRF_COOKIE: &str = "authorize_csrf";
 const CSRF_PATH: &str = "/authorize";
-
-/// The authorization request (RFC 6749 §4.1.1 / §4.2.1), carried through the forms as hidden fields.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub(super) struct AuthorizeRequest {
-    pub(super) response_type: Option<String>,
-    pub(super) client_id: Option<String>,
-    pub(super) redirect_uri: Option<String>,
-    pub(super) scope: Option<String>,
-    pub(super) state: Option<String>,
-    pub(super) code_challenge: Option<String>,
-    pub(super) code_challenge_method: Option<String>,
-    pub(super) nonce: Option<String>,
-}
-
-impl AuthorizeRequest {
-    /// The parameters that were given, by name.
-    pub(super) fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [
-            ("response_type", &self.response_type),
-            ("client_id", &self.client_id),
-            ("redirect_uri", &self.redirect_uri),
-            ("scope", &self.scope),
-            ("state", &self.state),
-            ("code_challenge", &self.code_challenge),
-            ("code_challenge_method", &self.code_challenge_method),
-            ("nonce", &self.nonce),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| Some((name, value.as_deref()?)))
-    }
-
-    /// The same request as a query string, to link from one form to the other.
-    pub(super) fn query(&self) -> String {
-        url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(self.pairs())
-            .finish()
-    }
-}
 
 /// The sign-in form's fields: the request plus credentials. `Debug` leaves the password out.
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ mod key;
 pub mod login;
 mod pages;
 pub mod provider;
+mod request;
 pub mod routes;
 pub mod settings;
 pub mod signup;

@@ -5,7 +5,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, RETRY_AFTER, X_
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::authorize::AuthorizeRequest;
+use super::request::AuthorizeRequest;
 
 /// Headers of every page this issuer serves. The forms take a password, so they must never be cached
 /// nor shown inside another site's frame, where a decoy could steer clicks and keystrokes into them

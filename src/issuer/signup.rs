@@ -11,8 +11,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::authorize::{self, AuthorizeRequest, CsrfChecked, Refused, check, grant};
+use super::authorize::{self, CsrfChecked, Refused, check, grant};
 use super::pages::{self, Kept, signup_page};
+use super::request::AuthorizeRequest;
 use super::state::IssuerState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{FormOrJson, Query};
