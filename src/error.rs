@@ -12,6 +12,10 @@ use utoipa::ToSchema;
 
 use crate::auth::{IdTokenError, RandomError, Required, TokenError, VerifyError};
 use crate::store::UserInfoError;
+#[cfg(feature = "local-issuer")]
+use crate::store::passwords::RETRY_AFTER_SECS;
+#[cfg(feature = "local-issuer")]
+use crate::store::{Busy, SignupError};
 
 /// The realm named in every `Bearer` challenge.
 pub const REALM: &str = "protected-api";
@@ -119,6 +123,32 @@ impl From<UserInfoError> for ApiError {
 }
 
 /// A failed random generator is a 500: the request cannot be served without a fresh secret.
+/// Each refusal as the API answers it: 422 with the fields, 409, 503 with `Retry-After`, else 500.
+#[cfg(feature = "local-issuer")]
+impl From<SignupError> for ApiError {
+    fn from(error: SignupError) -> Self {
+        match error {
+            SignupError::Invalid(fields) => Self::InvalidFields {
+                summary: "some fields are invalid",
+                fields,
+            },
+            SignupError::Taken => Self::Conflict("username or email is taken"),
+            SignupError::Busy(busy) => busy.into(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// A request refused for [`Busy`] is a 503 that says when to come back.
+#[cfg(feature = "local-issuer")]
+impl From<Busy> for ApiError {
+    fn from(Busy: Busy) -> Self {
+        Self::Busy {
+            retry_after: RETRY_AFTER_SECS,
+        }
+    }
+}
+
 impl From<RandomError> for ApiError {
     fn from(error: RandomError) -> Self {
         Self::Internal(error.into())

@@ -83,21 +83,6 @@ pub enum SignupError {
     Busy(#[from] Busy),
 }
 
-/// Each refusal as the API answers it: 422 with the fields, 409, 503 with `Retry-After`, else 500.
-impl From<SignupError> for crate::error::ApiError {
-    fn from(error: SignupError) -> Self {
-        match error {
-            SignupError::Invalid(fields) => Self::InvalidFields {
-                summary: "some fields are invalid",
-                fields,
-            },
-            SignupError::Taken => Self::Conflict("username or email is taken"),
-            SignupError::Busy(busy) => busy.into(),
-            other => Self::Internal(other.into()),
-        }
-    }
-}
-
 /// Why a password login failed. Callers must not tell the first two apart to the client.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {

@@ -28,15 +28,6 @@ pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRz
 #[error("password hashing is at capacity; try again shortly")]
 pub struct Busy;
 
-/// A request refused for [`Busy`] is a 503 that says when to come back.
-impl From<Busy> for crate::error::ApiError {
-    fn from(Busy: Busy) -> Self {
-        Self::Busy {
-            retry_after: RETRY_AFTER_SECS,
-        }
-    }
-}
-
 /// Hashes and checks passwords with argon2 on the blocking pool, behind a bound sized to the cores.
 /// Cheap to clone.
 #[derive(Debug, Clone)]
