@@ -41,11 +41,16 @@ impl Memory {
         None
     }
 
-    /// Keeps `answer` for `ttl`.
+    /// Keeps `answer` for `ttl`. A `ttl` too long for the clock to represent keeps nothing: no
+    /// real token lives that long, and an answer never cached is never served stale.
     pub(super) fn put(&self, key: TokenKey, answer: &Answer, ttl: Duration) {
+        // `Instant + Duration` panics on overflow.
+        let Some(expires) = Instant::now().checked_add(ttl) else {
+            return;
+        };
         let entry = Entry {
             answer: Arc::new(answer.clone()),
-            expires: Instant::now() + ttl,
+            expires,
         };
         self.entries.insert(key, entry);
     }
@@ -63,5 +68,13 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(memory.get(&[1; 32]), None);
         assert_eq!(memory.entries.len(), 0, "the expired entry is dropped");
+    }
+
+    #[test]
+    fn a_ttl_past_the_clocks_range_keeps_nothing_and_does_not_panic() {
+        let memory = Memory::new();
+        let answer = Answer::from_iter([("sub".to_owned(), "a".into())]);
+        memory.put([1; 32], &answer, Duration::MAX);
+        assert_eq!(memory.get(&[1; 32]), None);
     }
 }
