@@ -6,9 +6,9 @@ use axum::extract::rejection::{
     BytesRejection, FormRejection, JsonRejection, PathRejection, QueryRejection,
 };
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 
 use crate::error::ApiError;
 
@@ -21,8 +21,8 @@ pub struct Form<T>(pub T);
 pub struct Json<T>(pub T);
 
 /// A body sent either as `application/x-www-form-urlencoded` (what HTML forms and OAuth 2.0 clients
-/// send, RFC 6749 §4.1.3) or as `application/json` (what most API clients send): the form when the
-/// request says so, JSON otherwise. Another content type is a 415, a malformed body a 400 or 422.
+/// send, RFC 6749 §4.1.3) or as `application/json` (what most API clients send), by the request's
+/// `Content-Type`. Another content type, or none, is a 415 naming both; a malformed body a 400 or 422.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FormOrJson<T>(pub T);
 
@@ -74,27 +74,38 @@ where
 
     async fn from_request(mut request: Request, state: &S) -> Result<Self, ApiError> {
         // The media type before any parameters, compared case-insensitively (RFC 9110 §8.3.1).
-        let is_form = request
+        let media_type = request
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.split(';').next())
-            .is_some_and(|media_type| {
-                media_type
-                    .trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if is_form {
-            // axum's `Form` compares the type case-sensitively: hand it the canonical spelling.
-            request.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            );
-            let Form(value) = Form::from_request(request, state).await?;
-            Ok(Self(value))
-        } else {
-            let Json(value) = Json::from_request(request, state).await?;
-            Ok(Self(value))
+            .map(|media_type| media_type.trim().to_ascii_lowercase());
+        match media_type.as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                // axum's `Form` compares the type case-sensitively: hand it the canonical spelling.
+                request.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                let Form(value) = Form::from_request(request, state).await?;
+                Ok(Self(value))
+            }
+            // `application/json`, or a JSON-based type such as `application/merge-patch+json`
+            // (RFC 6839 §3.1), as axum's `Json` accepts.
+            Some(json)
+                if json == "application/json"
+                    || (json.starts_with("application/") && json.ends_with("+json")) =>
+            {
+                let Json(value) = Json::from_request(request, state).await?;
+                Ok(Self(value))
+            }
+            // axum's own message would name JSON only, though this route takes a form as well.
+            _ => Err(ApiError::Unreadable {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                description: "Expected request with `Content-Type: application/json` or \
+                              `Content-Type: application/x-www-form-urlencoded`"
+                    .to_owned(),
+            }),
         }
     }
 }
@@ -168,7 +179,6 @@ rejection_into_api_error!(
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
-    use axum::http::StatusCode;
     use serde::Deserialize;
 
     use super::*;
@@ -210,6 +220,8 @@ mod tests {
 
         let other = extract("text/plain", "username=alice").await.unwrap_err();
         assert_eq!(status_of(other), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let vendor_json = extract("application/vnd.api+json", r#"{"username":"alice"}"#);
+        assert_eq!(vendor_json.await.unwrap(), alice);
         let malformed = extract("application/json", "{").await.unwrap_err();
         assert_eq!(status_of(malformed), StatusCode::BAD_REQUEST);
         let missing = extract("application/x-www-form-urlencoded", "name=x").await;
@@ -217,5 +229,30 @@ mod tests {
             status_of(missing.unwrap_err()),
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+
+    #[tokio::test]
+    async fn another_content_type_or_none_is_a_415_naming_both_accepted_types() {
+        let without = Request::post("/")
+            .body(Body::from("username=alice"))
+            .unwrap();
+        let without = FormOrJson::<Login>::from_request(without, &())
+            .await
+            .map(|FormOrJson(login)| login);
+        for refused in [extract("text/plain", "username=alice").await, without] {
+            let Err(ApiError::Unreadable {
+                status,
+                description,
+            }) = refused
+            else {
+                panic!("not a rejection: {refused:?}");
+            };
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert!(description.contains("application/json"), "{description}");
+            assert!(
+                description.contains("application/x-www-form-urlencoded"),
+                "{description}"
+            );
+        }
     }
 }
