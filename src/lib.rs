@@ -100,6 +100,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     router = router
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    #[cfg(feature = "metrics")]
     if state.settings.server.metrics && telemetry::metrics::install().is_some() {
         router = router
             .route("/metrics", axum::routing::get(telemetry::metrics::render))
