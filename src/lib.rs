@@ -52,7 +52,7 @@ use axum::response::Response;
 use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -60,6 +60,7 @@ pub use config::Settings;
 pub use error::ApiError;
 pub use server::{ServerLimits, serve, serve_with};
 pub use state::{AppState, StartError};
+use telemetry::MakeRequestUuid;
 
 /// The header an ID token may come in (`GET /api/user`).
 pub const ID_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-id-token");
