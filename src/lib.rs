@@ -101,18 +101,22 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     router = router
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    // `/metrics` and the request counter, when built in and turned on.
     #[cfg(feature = "metrics")]
-    if state.settings.server.metrics && telemetry::metrics::install().is_some() {
-        router = router
-            .route("/metrics", axum::routing::get(telemetry::metrics::render))
-            .layer(telemetry::metrics::CountRequestsLayer);
-    }
+    let count_requests = if state.settings.server.metrics && telemetry::metrics::install().is_some()
+    {
+        router = router.route("/metrics", axum::routing::get(telemetry::metrics::render));
+        Some(telemetry::metrics::CountRequestsLayer)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "metrics"))]
+    let count_requests: Option<tower::layer::util::Identity> = None;
     let cors = cors_layer(&state.settings.server.cors_origins);
+    // One `Router::layer` call for the whole stack, outermost first: axum wraps and boxes every
+    // route once per call, so each further call would cost every request another clone of a boxed
+    // service and another boxed future.
     router
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(MapResponseLayer::new(move |response| {
-            add_resource_metadata(&metadata_url, response)
-        }))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -127,7 +131,12 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     REQUEST_TIMEOUT,
-                )),
+                ))
+                .layer(MapResponseLayer::new(move |response| {
+                    add_resource_metadata(&metadata_url, response)
+                }))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .option_layer(count_requests),
         )
         .with_state(state)
 }
