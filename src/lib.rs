@@ -52,7 +52,6 @@ use axum::response::Response;
 use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -60,7 +59,6 @@ pub use config::Settings;
 pub use error::ApiError;
 pub use server::{ServerLimits, serve, serve_with};
 pub use state::{AppState, StartError};
-use telemetry::MakeRequestUuid;
 
 /// The header an ID token may come in (`GET /api/user`).
 pub const ID_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-id-token");
@@ -119,14 +117,13 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     router
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(telemetry::RequestIdLayer)
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     AUTHORIZATION,
                     COOKIE,
                     ID_TOKEN_HEADER,
                 ]))
                 .layer(telemetry::trace_layer())
-                .layer(PropagateRequestIdLayer::x_request_id())
                 .option_layer(cors)
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

@@ -7,23 +7,20 @@ pub mod metrics;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 pub mod metrics;
+mod request_id;
+
+pub use request_id::{REQUEST_ID, RequestIdLayer, RequestIdService, WithRequestId};
 
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
-use axum::http::{HeaderName, HeaderValue, Request, Response};
+use axum::http::{Request, Response};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::request_id::{MakeRequestId, RequestId};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
-use uuid::Uuid;
-use uuid::fmt::Hyphenated;
 
 use crate::config::LogFormat;
-
-/// The request id's header, as `SetRequestIdLayer::x_request_id` names it.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The filter when `RUST_LOG` is unset.
 const DEFAULT_FILTER: &str = "info,tower_http=warn";
@@ -85,29 +82,13 @@ fn route_of<B>(request: &Request<B>) -> &str {
         .map_or(request.uri().path(), MatchedPath::as_str)
 }
 
-/// The request id `SetRequestIdLayer` put in the headers (the client's own, or a new one).
+/// The request id [`RequestIdLayer`] put in the headers (the client's own, or a new one).
 fn request_id_of<B>(request: &Request<B>) -> &str {
     request
         .headers()
         .get(&REQUEST_ID)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("")
-}
-
-/// Request ids for `x-request-id` when the client sent none: a random (v4) UUID from `rand`'s
-/// thread-local generator, written into a stack buffer.
-///
-/// tower-http's own `MakeRequestUuid` formats the UUID into a `String` and parses that into a
-/// header value: the formatting machinery and an extra allocation on every request.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MakeRequestUuid;
-
-impl MakeRequestId for MakeRequestUuid {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let mut text = [0; Hyphenated::LENGTH];
-        let text = Uuid::new_v4().hyphenated().encode_lower(&mut text);
-        HeaderValue::from_str(text).ok().map(RequestId::new)
-    }
 }
 
 /// Records the status and latency on the request span and logs one line per request.
@@ -130,7 +111,6 @@ mod tests {
     use axum::body::Body;
     use axum::routing::get;
     use tower::ServiceExt;
-    use tower_http::request_id::SetRequestIdLayer;
     use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Subscriber, subscriber};
@@ -177,7 +157,7 @@ mod tests {
         let app = Router::new()
             .route("/things/{id}", get(|| async { "ok" }))
             .layer(trace_layer())
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+            .layer(RequestIdLayer);
         let request = Request::get("/things/42")
             .header("x-request-id", "trace-me")
             .body(Body::empty())
@@ -202,18 +182,5 @@ mod tests {
             fields.iter().any(|field| field.starts_with("latency_ms=")),
             "{fields:?}"
         );
-    }
-
-    #[test]
-    fn made_up_request_ids_are_distinct_uuids() {
-        let request = Request::new(());
-        let first = MakeRequestUuid.make_request_id(&request).unwrap();
-        let second = MakeRequestUuid.make_request_id(&request).unwrap();
-        let first = first.header_value().to_str().unwrap();
-        assert!(
-            Uuid::parse_str(first).is_ok_and(|id| id.get_version_num() == 4),
-            "{first}"
-        );
-        assert_ne!(first, second.header_value().to_str().unwrap());
     }
 }
