@@ -45,6 +45,8 @@ pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,13 +54,11 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
-use tower::util::MapResponseLayer;
+use tower::util::{MapFutureLayer, MapResponseLayer};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 
 pub use config::Settings;
 pub use error::ApiError;
@@ -107,34 +107,52 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     router = router
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    if state.settings.server.metrics && telemetry::metrics::install().is_some() {
-        router = router
-            .route("/metrics", axum::routing::get(telemetry::metrics::render))
-            .layer(telemetry::metrics::CountRequestsLayer);
-    }
+    // `/metrics` and the request counter, when built in and turned on.
+    #[cfg(feature = "metrics")]
+    let count_requests = if state.settings.server.metrics && telemetry::metrics::install().is_some()
+    {
+        router = router.route("/metrics", axum::routing::get(telemetry::metrics::render));
+        Some(telemetry::metrics::CountRequestsLayer)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "metrics"))]
+    let count_requests: Option<tower::layer::util::Identity> = None;
     let cors = cors_layer(&state.settings.server.cors_origins);
+    // One `Router::layer` call for the whole stack, outermost first: axum wraps and boxes every
+    // route once per call, so each further call would cost every request another clone of a boxed
+    // service and another boxed future.
     router
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(MapResponseLayer::new(move |response| {
-            add_resource_metadata(&metadata_url, response)
-        }))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(telemetry::RequestIdLayer)
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     AUTHORIZATION,
                     COOKIE,
                     ID_TOKEN_HEADER,
                 ]))
                 .layer(telemetry::trace_layer())
-                .layer(PropagateRequestIdLayer::x_request_id())
                 .option_layer(cors)
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    REQUEST_TIMEOUT,
-                )),
+                .layer(MapFutureLayer::new(with_request_timeout))
+                .layer(MapResponseLayer::new(move |response| {
+                    add_resource_metadata(&metadata_url, response)
+                }))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .option_layer(count_requests),
         )
         .with_state(state)
+}
+
+/// The response, or an empty 408 once it has taken [`REQUEST_TIMEOUT`]. tokio's `timeout` polls the
+/// request first and arms its timer only when the answer is not ready at once; tower-http's
+/// `TimeoutLayer` arms it before every request, two locked updates of the runtime's timer wheel
+/// for each answer that needed no wait.
+async fn with_request_timeout(
+    response: impl Future<Output = Result<Response, Infallible>>,
+) -> Result<Response, Infallible> {
+    tokio::time::timeout(REQUEST_TIMEOUT, response)
+        .await
+        .unwrap_or_else(|_elapsed| Ok(StatusCode::REQUEST_TIMEOUT.into_response()))
 }
 
 /// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata. A plain
@@ -175,4 +193,25 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([WWW_AUTHENTICATE])
             .max_age(Duration::from_secs(600)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_still_running_after_the_timeout_is_answered_408() {
+        let response = with_request_timeout(std::future::pending()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_answered_in_time_keeps_its_response() {
+        let answer = async {
+            tokio::time::sleep(REQUEST_TIMEOUT / 2).await;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        };
+        let response = with_request_timeout(answer).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
 }

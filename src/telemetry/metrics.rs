@@ -251,6 +251,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn requests_counted_on_several_threads_add_up_in_the_rendered_counter() {
+        let handle = install().unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..250 {
+                        count_request("/test/threads", "GET", StatusCode::OK);
+                    }
+                });
+            }
+        });
+        let text = handle.render();
+        let line = r#"http_requests_total{route="/test/threads",method="GET",status="200"} 1000"#;
+        assert!(text.lines().any(|rendered| rendered == line), "{text}");
+    }
+
+    #[test]
     fn standard_methods_keep_their_name_and_made_up_ones_are_other() {
         assert_eq!(method_label(&Method::GET), "GET");
         assert_eq!(method_label(&Method::PATCH), "PATCH");

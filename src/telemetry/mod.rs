@@ -1,7 +1,15 @@
 //! Logging and metrics: a subscriber (pretty or JSON, `RUST_LOG` respected) and the per-request span
 //! `http_request{method, path, request_id, status, latency_ms, sub}`. Tokens and cookies are never logged.
 
+#[cfg(feature = "metrics")]
 pub mod metrics;
+// The same recording calls, empty, so call sites need no `#[cfg]` of their own.
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+pub mod metrics;
+mod request_id;
+
+pub use request_id::{REQUEST_ID, RequestIdLayer, RequestIdService, WithRequestId};
 
 use std::time::Duration;
 
@@ -51,26 +59,36 @@ pub struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &Request<B>) -> Span {
-        // The route template, not the concrete path: `/api/profile/{id}` keeps ids out of the logs' cardinality.
-        let path = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(request.uri().path(), MatchedPath::as_str);
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
+        // The field values are only computed when the span is enabled (`RUST_LOG` at `info` or
+        // finer), and each is recorded as a `&str`, without going through `Display`.
         tracing::info_span!(
             "http_request",
-            method = %request.method(),
-            path,
-            request_id,
+            method = request.method().as_str(),
+            path = route_of(request),
+            request_id = request_id_of(request),
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
             sub = tracing::field::Empty,
         )
     }
+}
+
+/// The route template, not the concrete path: `/api/profile/{id}` keeps ids out of the logs'
+/// cardinality. Unmatched requests (404) keep their path.
+fn route_of<B>(request: &Request<B>) -> &str {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(request.uri().path(), MatchedPath::as_str)
+}
+
+/// The request id [`RequestIdLayer`] put in the headers (the client's own, or a new one).
+fn request_id_of<B>(request: &Request<B>) -> &str {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
 }
 
 /// Records the status and latency on the request span and logs one line per request.
@@ -82,5 +100,87 @@ impl<B> OnResponse<B> for RecordResponse {
         span.record("status", response.status().as_u16());
         span.record("latency_ms", latency.as_secs_f64() * 1000.0);
         tracing::info!("request served");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Subscriber, subscriber};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::{Layer, Registry};
+
+    use super::*;
+
+    /// Every field recorded on any span, as `name=value`.
+    #[derive(Clone, Default)]
+    struct Recorded(Arc<Mutex<Vec<String>>>);
+
+    impl Visit for Recorded {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{}={value:?}", field.name()));
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{}={value}", field.name()));
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorded {
+        fn on_new_span(&self, attributes: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            attributes.record(&mut self.clone());
+        }
+
+        fn on_record(&self, _: &Id, values: &Record<'_>, _: Context<'_, S>) {
+            values.record(&mut self.clone());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_span_carries_method_route_id_status_and_latency() {
+        let recorded = Recorded::default();
+        let _guard = subscriber::set_default(Registry::default().with(recorded.clone()));
+        let app = Router::new()
+            .route("/things/{id}", get(|| async { "ok" }))
+            .layer(trace_layer())
+            .layer(RequestIdLayer);
+        let request = Request::get("/things/42")
+            .header("x-request-id", "trace-me")
+            .body(Body::empty())
+            .unwrap();
+
+        let response = app.oneshot(request).await.unwrap();
+
+        assert_eq!(response.status(), 200);
+        let fields = recorded.0.lock().unwrap().clone();
+        for expected in [
+            "method=GET",
+            "path=/things/{id}",
+            "request_id=trace-me",
+            "status=200",
+        ] {
+            assert!(
+                fields.iter().any(|field| field == expected),
+                "{expected} in {fields:?}"
+            );
+        }
+        assert!(
+            fields.iter().any(|field| field.starts_with("latency_ms=")),
+            "{fields:?}"
+        );
     }
 }

@@ -130,6 +130,7 @@ async fn every_response_carries_a_request_id() {
     assert!(!response.headers()["x-request-id"].is_empty());
 }
 
+// `/metrics` is mounted only in a build with the metrics feature.
 #[cfg(feature = "metrics")]
 #[tokio::test]
 async fn metrics_count_requests_refusals_and_cache_hits() {
