@@ -40,7 +40,7 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Lines are formatted on the thread that logs them and written by a background thread, which
 /// writes whatever has queued up in one `write` call, and at once when idle. Hold the returned guard
 /// until exit: dropping it writes the lines still queued (waiting at most about a second).
-/// When stdout cannot keep up and [`QUEUED_LINES`] are waiting, logging threads wait for room
+/// When stdout cannot keep up and 8,192 lines are waiting, logging threads wait for room
 /// instead of dropping lines: an access log that loses lines under load is worse than a slower
 /// server, and memory stays bounded.
 #[must_use = "dropping the guard stops the log writer"]
@@ -55,7 +55,7 @@ pub fn init(format: LogFormat) -> WorkerGuard {
     let builder = tracing_subscriber::fmt()
         .with_writer(writer)
         // Colours for a person at a terminal only: in a file or a log collector the escape codes are
-        // noise, and writing them was a fifth of the cost of a request's pretty line.
+        // noise, and writing them was about a fifth of a logged request's instructions.
         .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(filter)
         .with_target(false);
