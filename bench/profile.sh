@@ -7,6 +7,9 @@
 # It starts the server under callgrind, sends 300 requests to warm it up, zeroes the counters, sends
 # REQUESTS more on one keep-alive connection and prints the instructions per request. The profile is
 # left in bench/results/callgrind.SERVER (read it with `callgrind_annotate --inclusive=yes`).
+# LOGS=warn (default) runs protected-api with RUST_LOG=warn, so its request span is built but its log
+# line filtered out; LOGS=shipped leaves RUST_LOG unset, as shipped: one info line per request, written
+# to /dev/null (LOG_FORMAT=json in the environment picks the JSON format).
 # Needs the binaries bench/run.sh builds, valgrind and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +19,12 @@ URL_PATH=${2:-/api/public}
 REQUESTS=${3:-2000}
 PEERS=$ROOT/bench/target/release
 BIN=${BIN:-$ROOT/target/release/protected-api}
+LOGS=${LOGS:-warn}
+case $LOGS in
+  warn) LOG_ENV=(RUST_LOG=warn) ;;
+  shipped) LOG_ENV=(-u RUST_LOG) ;;
+  *) echo "profile: LOGS is warn or shipped, not $LOGS" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -50,7 +59,7 @@ callgrind=(valgrind --tool=callgrind "--callgrind-out-file=$out")
 case $SERVER in
   protected-api)
     : > "$WORK/empty.ini"
-    (cd "$WORK" && exec env CONFIG_FILE="$WORK/empty.ini" RUST_LOG=warn AUTH_PROVIDER=oidc \
+    (cd "$WORK" && exec env "${LOG_ENV[@]}" CONFIG_FILE="$WORK/empty.ini" AUTH_PROVIDER=oidc \
       OIDC_ISSUER="$issuer" OIDC_AUDIENCE=$audience OIDC_JWKS_URI="$issuer/.well-known/jwks.json" \
       SERVER_HOST=127.0.0.1 SERVER_PORT="$port" "${callgrind[@]}" "$BIN" serve) >/dev/null 2>&1 & ;;
   *)
@@ -65,4 +74,5 @@ callgrind_control --zero "$server" >/dev/null 2>&1
 send "$port" "$REQUESTS"
 callgrind_control --dump "$server" >/dev/null 2>&1
 total=$(callgrind_annotate "$out".1 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-echo "$SERVER $URL_PATH: $((total / REQUESTS)) instructions per request ($REQUESTS requests)"
+if [ "$SERVER" = protected-api ]; then logs=", LOGS=$LOGS"; else logs=""; fi
+echo "$SERVER $URL_PATH: $((total / REQUESTS)) instructions per request ($REQUESTS requests$logs)"

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark: protected-api and two peers side by side, one run, loopback only.
 #   bash bench/run.sh            (ROUNDS=3 rounds of DURATION=5 seconds per workload, CONNECTIONS=50,
-#                                 THREADS=1)
+#                                 THREADS=1, LOGS=warn)
 # Every round runs every workload once, servers in turn, so that drift on a shared machine falls on
 # all of them alike; rates are averaged over the rounds and every ratio compares those averages.
 # Every row starts a fresh server, warms it up for 1 s, runs wrk for DURATION and reads the server's
 # peak RSS (VmHWM) and its anonymous part at the end of the row (heap and stacks, without the
 # program's own code pages). Results: a markdown table on stdout and in bench/results/latest.md, each
 # round's rows in bench/results/rounds.md.
+# LOGS=warn runs protected-api with RUST_LOG=warn (its request span built, its log line filtered out);
+# LOGS=shipped leaves RUST_LOG unset, as shipped: one info line per request (to /dev/null, like every
+# server's output here; LOG_FORMAT=json in the environment picks JSON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,6 +18,12 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
+LOGS=${LOGS:-warn}
+case $LOGS in
+  warn) LOG_ENV=(RUST_LOG=warn) ;;
+  shipped) LOG_ENV=(-u RUST_LOG) ;;
+  *) echo "bench: LOGS is warn or shipped, not $LOGS" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -50,7 +59,7 @@ start_server() {
   case $kind in
     protected-api)
       : > "$WORK/empty.ini"
-      (cd "$WORK" && exec env CONFIG_FILE="$WORK/empty.ini" RUST_LOG=warn AUTH_PROVIDER=oidc \
+      (cd "$WORK" && exec env "${LOG_ENV[@]}" CONFIG_FILE="$WORK/empty.ini" AUTH_PROVIDER=oidc \
         OIDC_ISSUER="$issuer" OIDC_AUDIENCE=$audience OIDC_JWKS_URI="$jwks" \
         SERVER_HOST=127.0.0.1 SERVER_PORT="$port" "$@" "$BIN" serve) >/dev/null 2>&1 & ;;
     *)
@@ -109,7 +118,7 @@ start_idp many-tokens 1 100000
 {
   echo "# protected-api benchmark — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "\`ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS bash bench/run.sh\` on $(nproc) cores, $(uname -m)."
+  echo "\`ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS LOGS=$LOGS bash bench/run.sh\` on $(nproc) cores, $(uname -m)."
   echo "openssl speed rsa2048 (this machine's RSA ceiling, one core):"
   openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print "  sign/s " $6 ", verify/s " $7}'
 } | tee "$WORK/head"

@@ -81,7 +81,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
-    protected_api::telemetry::init(settings.log_format);
+    // Dropped last, after the runtime: the lines logged up to "stopped" are written before exit.
+    let _log_writer = protected_api::telemetry::init(settings.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

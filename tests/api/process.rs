@@ -14,7 +14,7 @@ pub(crate) struct Service {
     child: Child,
     addr: String,
     /// Kept open: a closed pipe would turn the service's later log lines into write errors.
-    _stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
     /// Its working (and, for the local provider, data) directory.
     #[cfg_attr(not(feature = "local-issuer"), allow(dead_code))]
     pub(crate) data: tempfile::TempDir,
@@ -63,7 +63,7 @@ impl Service {
         Self {
             child,
             addr,
-            _stdout: lines,
+            stdout: lines,
             data,
             startup_log,
         }
@@ -87,6 +87,16 @@ impl Service {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
+    }
+}
+
+impl Service {
+    /// The JSON lines logged after "listening", read until the process closes its stdout (it exits).
+    fn rest_of_log(&mut self) -> Vec<serde_json::Value> {
+        self.stdout
+            .by_ref()
+            .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
+            .collect()
     }
 }
 
@@ -144,6 +154,54 @@ fn the_binary_stops_within_the_shutdown_timeout_while_clients_hold_half_sent_req
         .expect("the service stops about 1 s (SHUTDOWN_TIMEOUT) after SIGTERM, not never");
     assert!(status.success(), "exit status {status}");
     drop(held);
+}
+
+#[test]
+#[cfg(unix)]
+fn the_lines_logged_before_a_graceful_shutdown_are_all_written() {
+    // Lines are written by a background thread: this checks that the last of them are not lost
+    // when the process exits, and that the request line keeps its shape.
+    let mut service = Service::oidc(&[]);
+    assert_eq!(status_of(&format!("http://{}/healthz", service.addr)), 200);
+
+    service.terminate();
+    let status = service
+        .exit_within(Duration::from_secs(10))
+        .expect("the service stops within 10 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    let log = service.rest_of_log();
+
+    let served = log
+        .iter()
+        .find(|entry| entry["message"] == "request served")
+        .unwrap_or_else(|| panic!("a line for the request in {log:?}"));
+    let mut fields: Vec<&str> = served
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["level", "message", "span", "timestamp"],
+        "{served}"
+    );
+    let span = &served["span"];
+    assert_eq!(span["name"], "http_request", "{served}");
+    assert_eq!(span["method"], "GET", "{served}");
+    assert_eq!(span["path"], "/healthz", "{served}");
+    assert_eq!(span["status"], 200, "{served}");
+    assert!(span["latency_ms"].is_f64(), "{served}");
+    assert!(
+        span["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{served}"
+    );
+    assert_eq!(
+        log.last().map(|entry| &entry["message"]),
+        Some(&serde_json::json!("stopped")),
+        "the last line logged is written: {log:?}"
+    );
 }
 
 /// The status of a GET, from a throwaway runtime (this test drives a process, not a future).
