@@ -1,0 +1,151 @@
+//! Several issuers on one API: each token is checked by the one issuer its `iss` names, with that
+//! issuer's keys only; an unknown issuer costs no outbound request; one IdP down leaves the other alone.
+
+use futures_util::future::join_all;
+use protected_api::testing::{AUDIENCE, JwksAnswer, MockIdp, TestKey};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, assert_invalid_token};
+
+/// The service trusting `a` and `b` as two realms of one `[OIDC]` section (as two Keycloak realms are).
+async fn trusting(a: &MockIdp, b: &MockIdp, extra: &[(&str, &str)]) -> TestApp {
+    let issuers = format!("{}, {}", a.issuer(), b.issuer());
+    let mut pairs = vec![
+        ("AUTH_PROVIDER", "oidc"),
+        ("OIDC_ISSUER", issuers.as_str()),
+        ("OIDC_AUDIENCE", AUDIENCE),
+    ];
+    pairs.extend_from_slice(extra);
+    TestApp::builder().settings(&pairs).spawn().await
+}
+
+/// Two IdPs that both publish a key with `kid` `key-1`, each its own.
+async fn two_idps_with_the_same_kid() -> (MockIdp, MockIdp) {
+    let a = MockIdp::start_with(TestKey::rsa("key-1")).await;
+    let b = MockIdp::start_with(TestKey::rsa("key-1")).await;
+    (a, b)
+}
+
+/// Every fetch either IdP has answered: key sets and discovery documents.
+fn fetches(idps: [&MockIdp; 2]) -> usize {
+    idps.iter()
+        .map(|idp| idp.jwks_fetches() + idp.discovery_fetches())
+        .sum()
+}
+
+#[tokio::test]
+async fn each_issuer_s_tokens_are_accepted_with_its_own_keys() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[]).await;
+    for idp in [&a, &b] {
+        let token = idp.token().subject("someone").sign();
+        let response = app.get_with("/api/private", &token).await;
+        assert_eq!(response.status(), 200, "{}", idp.issuer());
+    }
+}
+
+#[tokio::test]
+async fn keys_never_cross_issuers_even_with_equal_kids() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[]).await;
+    // Load both key sets and cache a token of A's, so nothing is left to fetch or verify cold.
+    assert_eq!(
+        app.get_with("/api/private", &a.token().sign())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get_with("/api/private", &b.token().sign())
+            .await
+            .status(),
+        200
+    );
+    // Signed by A's key-1, claiming B: only B's key-1 may check it, and it does not verify.
+    let forged = a.token().claim("iss", b.issuer()).sign();
+    let response = app.get_with("/api/private", &forged).await;
+    assert_invalid_token(response, "invalid signature").await;
+    // And the same the other way round, many at once.
+    let forged = b.token().claim("iss", a.issuer()).sign();
+    let answers = join_all((0..50).map(|_| app.get_with("/api/private", &forged))).await;
+    for response in answers {
+        assert_invalid_token(response, "invalid signature").await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_is_refused_without_any_outbound_request() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[]).await;
+    for idp in [&a, &b] {
+        assert_eq!(
+            app.get_with("/api/private", &idp.token().sign())
+                .await
+                .status(),
+            200
+        );
+    }
+    let before = fetches([&a, &b]);
+    // Signed by A's key, a kid both know, an issuer neither is: 50 at once, and each a new token.
+    let app = &app;
+    let answers = join_all((0..50).map(|i| {
+        let token = a
+            .token()
+            .claim("iss", "https://elsewhere.example.com")
+            .claim("jti", format!("t{i}"))
+            .sign();
+        async move { app.get_with("/api/private", &token).await }
+    }))
+    .await;
+    for response in answers {
+        assert_invalid_token(response, "unknown issuer").await;
+    }
+    // An issuer that differs only by a trailing slash is another issuer (compared exactly).
+    let slash = a.token().claim("iss", format!("{}/", a.issuer())).sign();
+    assert_invalid_token(app.get_with("/api/private", &slash).await, "unknown issuer").await;
+    let without = a.token().without("iss").sign();
+    assert_invalid_token(app.get_with("/api/private", &without).await, "iss").await;
+    assert_eq!(fetches([&a, &b]), before, "no request left the service");
+}
+
+#[tokio::test]
+async fn one_issuer_down_never_affects_the_other() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    a.answer_with(JwksAnswer::Status(500));
+    let app = trusting(&a, &b, &[]).await;
+    let token = b.token().sign();
+    let answers = join_all((0..20).map(|_| app.get_with("/api/private", &token))).await;
+    for response in answers {
+        assert_eq!(response.status(), 200);
+    }
+    let response = app.get_with("/api/private", &a.token().sign()).await;
+    assert_eq!(response.status(), 503, "A's own tokens wait for A's keys");
+    // A gone altogether: B's fresh tokens still verify.
+    drop(a);
+    let response = app
+        .get_with("/api/private", &b.token().subject("later").sign())
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn each_issuer_s_rules_apply_only_to_its_own_tokens() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[("OIDC_SCOPE_CLAIM", "scp")]).await;
+    let token = b.token().claim("scp", "read:messages").sign();
+    let response = app.get_with("/api/private-scoped", &token).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = app
+        .get_with("/api/optional", &a.token().subject("alice").sign())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["sub"], "alice", "{body}");
+    let wrong_audience = a.token().claim("aud", "https://other.example").sign();
+    assert_invalid_token(
+        app.get_with("/api/private", &wrong_audience).await,
+        "audience",
+    )
+    .await;
+}
