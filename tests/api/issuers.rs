@@ -149,3 +149,70 @@ async fn each_issuer_s_rules_apply_only_to_its_own_tokens() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_resource_metadata_lists_every_issuer() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[]).await;
+    let metadata: Value = app
+        .get("/.well-known/oauth-protected-resource")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["authorization_servers"],
+        serde_json::json!([a.issuer(), b.issuer()])
+    );
+}
+
+#[tokio::test]
+async fn readyz_names_the_issuer_whose_keys_cannot_be_had() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[]).await;
+    let response = app.get("/readyz").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    b.answer_with(JwksAnswer::Status(503));
+    // A fresh app, so B's keys were never cached.
+    let app = trusting(&a, &b, &[]).await;
+    let response = app.get("/readyz").send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let health: Value = response.json().await.unwrap();
+    assert_eq!(
+        health["unavailable_issuers"],
+        serde_json::json!([b.issuer()]),
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn the_user_endpoint_asks_the_token_s_own_issuer() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[]).await;
+    let response = app.get_with("/api/user", &b.token().sign()).await;
+    assert_eq!(response.status(), 200);
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["source"], "userinfo", "{user}");
+    assert_eq!((a.userinfo_calls(), b.userinfo_calls()), (0, 1));
+    let response = app.get_with("/api/user", &a.token().sign()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!((a.userinfo_calls(), b.userinfo_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_id_token_of_another_issuer_is_not_the_same_user() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    let app = trusting(&a, &b, &[("OIDC_CLIENT_ID", "spa")]).await;
+    let access = a.token().subject("same-sub").sign();
+    let id_token = b.token().subject("same-sub").claim("aud", "spa").sign();
+    let response = app
+        .get("/api/user")
+        .bearer_auth(&access)
+        .header("X-Id-Token", id_token)
+        .send()
+        .await
+        .unwrap();
+    assert_invalid_token(response, "subject").await;
+}
