@@ -216,3 +216,86 @@ async fn an_id_token_of_another_issuer_is_not_the_same_user() {
         .unwrap();
     assert_invalid_token(response, "subject").await;
 }
+
+#[tokio::test]
+async fn swagger_ui_offers_one_login_scheme_per_provider() {
+    let (a, b) = two_idps_with_the_same_kid().await;
+    // Two realms of one provider: one scheme, the first realm's login page.
+    let app = trusting(&a, &b, &[]).await;
+    let doc: Value = app
+        .get("/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    let mut names: Vec<&String> = schemes.keys().collect();
+    names.sort();
+    assert_eq!(names, ["bearer", "oauth2"]);
+    let implicit = &schemes["oauth2"]["flows"]["implicit"]["authorizationUrl"];
+    assert_eq!(*implicit, format!("{}/authorize", a.issuer()));
+}
+
+#[cfg(feature = "local-issuer")]
+#[tokio::test]
+async fn local_and_oidc_each_offer_their_login_page_and_accept_their_tokens() {
+    let idp = MockIdp::start().await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[
+            ("AUTH_PROVIDER", "local, oidc"),
+            ("OIDC_ISSUER", idp.issuer()),
+            ("OIDC_AUDIENCE", AUDIENCE),
+        ])
+        .spawn()
+        .await;
+    let doc: Value = app
+        .get("/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemes = &doc["components"]["securitySchemes"];
+    assert!(
+        schemes["oauth2"]["flows"]["implicit"]["authorizationUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with(&app.base)
+    );
+    assert_eq!(
+        schemes["oauth2_oidc"]["flows"]["implicit"]["authorizationUrl"],
+        format!("{}/authorize", idp.issuer())
+    );
+    let security = &doc["paths"]["/api/private"]["get"]["security"];
+    assert!(
+        security
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|requirement| requirement.get("oauth2_oidc").is_some()),
+        "{security}"
+    );
+    // The IdP's token, and the local issuer's own, on the same route.
+    let response = app.get_with("/api/private", &idp.token().sign()).await;
+    assert_eq!(response.status(), 200);
+    let client = &app.state.issuer.as_ref().unwrap().client;
+    let answer: Value = app
+        .post("/oauth/token")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let local = answer["access_token"].as_str().unwrap();
+    assert_eq!(app.get_with("/api/private", local).await.status(), 200);
+}
