@@ -158,12 +158,18 @@ impl Verifier {
             .map(|trusted| (&trusted.spec, &trusted.keys))
     }
 
-    /// The spec of the issuer that verified `verified`.
-    pub fn spec_of(&self, verified: &Verified) -> &ProviderSpec {
+    /// The spec of the issuer at `index` in [`crate::Settings::providers`]; the first's when out of
+    /// range.
+    pub fn issuer_spec(&self, index: usize) -> &ProviderSpec {
         self.inner
             .issuers
-            .get(verified.issuer_index())
+            .get(index)
             .map_or_else(|| self.spec(), |trusted| &trusted.spec)
+    }
+
+    /// The spec of the issuer that verified `verified`.
+    pub fn spec_of(&self, verified: &Verified) -> &ProviderSpec {
+        self.issuer_spec(verified.issuer_index())
     }
 
     fn first(&self) -> &Trusted {

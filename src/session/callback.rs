@@ -21,11 +21,23 @@ pub(super) async fn callback(
 ) -> Result<Response, ApiError> {
     let tokens = exchange_code(&state, &flow).await?;
     let verified = state.verifier.verify(&tokens.access_token).await?;
+    let chosen = flow.login.issuer;
+    if verified.issuer_index() != chosen {
+        // A mix-up (RFC 9700 §4.4): the token endpoint of the chosen issuer answered with another's.
+        return Err(ApiError::Forbidden(
+            "the provider answered with another issuer's token",
+        ));
+    }
     if let Some(id_token) = &tokens.id_token {
         let id = state
             .verifier
             .verify_id_token(id_token, verified.sub())
             .await?;
+        if id.issuer_index() != chosen {
+            return Err(ApiError::Forbidden(
+                "the provider answered with another issuer's token",
+            ));
+        }
         check_nonce(&id, &flow.login.nonce)?;
     }
     tracing::info!(
@@ -58,11 +70,12 @@ impl std::fmt::Debug for TokenAnswer {
 /// Redeems the flow's code at the provider's token endpoint.
 async fn exchange_code(state: &AppState, flow: &LoginFlow) -> Result<SessionTokens, ApiError> {
     let token_url = state
+        .issuer(flow.login.issuer)
         .endpoints
         .get(Endpoint::Token)
         .await
         .ok_or(ApiError::Unavailable("the provider has no token endpoint"))?;
-    let spec = state.verifier.spec();
+    let spec = state.verifier.issuer_spec(flow.login.issuer);
     let redirect_uri = callback_url(state);
     let mut form = vec![
         ("grant_type", "authorization_code"),

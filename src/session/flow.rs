@@ -34,38 +34,48 @@ pub(super) struct PendingLogin {
     pub(super) nonce: String,
     /// Where to go once logged in: a path on this service.
     pub(super) next: String,
+    /// The chosen issuer's position in [`crate::Settings::providers`] (`/login?provider=NAME`).
+    pub(super) issuer: usize,
 }
 
 impl PendingLogin {
-    /// Fresh secrets for a login that ends at `next`.
-    pub(super) fn new(next: String) -> Result<Self, RandomError> {
+    /// Fresh secrets for a login with the issuer at `issuer` that ends at `next`.
+    pub(super) fn new(next: String, issuer: usize) -> Result<Self, RandomError> {
         Ok(Self {
             state: random_token()?,
             verifier: random_token()?,
             nonce: random_token()?,
             next,
+            issuer,
         })
     }
 
     /// The flow cookie's value (form-encoded).
     pub(super) fn cookie_value(&self) -> String {
-        url::form_urlencoded::Serializer::new(String::new())
+        let mut value = url::form_urlencoded::Serializer::new(String::new());
+        value
             .append_pair("state", &self.state)
             .append_pair("verifier", &self.verifier)
             .append_pair("nonce", &self.nonce)
-            .append_pair("next", &self.next)
-            .finish()
+            .append_pair("next", &self.next);
+        // The default issuer is left out, so a single-provider cookie is what it always was.
+        if self.issuer != 0 {
+            value.append_pair("issuer", &self.issuer.to_string());
+        }
+        value.finish()
     }
 
     /// The login a flow cookie holds; `None` unless every part is there, and the secrets non-empty.
     fn from_cookie_value(value: &str) -> Option<Self> {
-        let (mut state, mut verifier, mut nonce, mut next) = (None, None, None, None);
+        let (mut state, mut verifier, mut nonce, mut next, mut issuer) =
+            (None, None, None, None, None);
         for (name, value) in url::form_urlencoded::parse(value.as_bytes()) {
             let slot = match &*name {
                 "state" => &mut state,
                 "verifier" => &mut verifier,
                 "nonce" => &mut nonce,
                 "next" => &mut next,
+                "issuer" => &mut issuer,
                 _ => continue,
             };
             *slot = Some(value.into_owned());
@@ -76,6 +86,10 @@ impl PendingLogin {
             verifier: secret(verifier)?,
             nonce: secret(nonce)?,
             next: next?,
+            issuer: match issuer {
+                None => 0,
+                Some(index) => index.parse().ok()?,
+            },
         })
     }
 }
@@ -157,10 +171,15 @@ mod tests {
 
     #[test]
     fn a_pending_login_survives_its_cookie() {
-        let login = PendingLogin::new("/api/private?a=b&c=d".to_owned()).unwrap();
+        let login = PendingLogin::new("/api/private?a=b&c=d".to_owned(), 0).unwrap();
         assert_eq!(
             PendingLogin::from_cookie_value(&login.cookie_value()),
             Some(login)
+        );
+        let second = PendingLogin::new("/".to_owned(), 1).unwrap();
+        assert_eq!(
+            PendingLogin::from_cookie_value(&second.cookie_value()),
+            Some(second)
         );
     }
 
@@ -172,6 +191,7 @@ mod tests {
             "state=&verifier=v&nonce=n&next=%2F",
             "state=s&verifier=&nonce=n&next=%2F",
             "state=s&verifier=v&nonce=&next=%2F",
+            "state=s&verifier=v&nonce=n&next=%2F&issuer=x",
         ] {
             assert_eq!(PendingLogin::from_cookie_value(value), None, "{value:?}");
         }
@@ -184,6 +204,7 @@ mod tests {
             verifier: "verifier-secret".to_owned(),
             nonce: "nonce-secret".to_owned(),
             next: "/api/private".to_owned(),
+            issuer: 0,
         };
         let flow = LoginFlow {
             code: "code-secret".to_owned(),

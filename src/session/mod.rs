@@ -36,6 +36,8 @@ pub fn router() -> Router<AppState> {
 struct LoginQuery {
     /// A path on this service (default `/api/user`); anything that would leave it is ignored.
     next: Option<String>,
+    /// Which provider to log in with, as `[AUTH] PROVIDER` names it (default: the first listed).
+    provider: Option<String>,
 }
 
 /// Sends the browser to the provider's login page.
@@ -44,15 +46,13 @@ async fn login(
     Query(query): Query<LoginQuery>,
     jar: CookieJar,
 ) -> Result<Response, ApiError> {
-    let client_id = state
-        .verifier
-        .spec()
-        .client_id
-        .as_deref()
-        .ok_or(ApiError::Unavailable(
-            "browser login needs the provider's CLIENT_ID",
-        ))?;
+    let issuer = chosen_issuer(&state, query.provider.as_deref())?;
+    let spec = state.verifier.issuer_spec(issuer);
+    let client_id = spec.client_id.as_deref().ok_or(ApiError::Unavailable(
+        "browser login needs the provider's CLIENT_ID",
+    ))?;
     let authorize = state
+        .issuer(issuer)
         .endpoints
         .get(Endpoint::Authorize)
         .await
@@ -60,10 +60,25 @@ async fn login(
             "the provider has no authorization endpoint",
         ))?;
     let next = redirect::next_or_default(&state.settings.server.public_url, query.next.as_deref());
-    let login = PendingLogin::new(next)?;
+    let login = PendingLogin::new(next, issuer)?;
     let url = authorization_request(&state, authorize, client_id, &login);
     let jar = cookies::begin_login(jar, &state.settings.server, &login);
     Ok((jar, Redirect::to(url.as_str())).into_response())
+}
+
+/// The first issuer of the provider `name` (`[AUTH] PROVIDER` spelling, any case); the first issuer
+/// of all when no name is given.
+fn chosen_issuer(state: &AppState, name: Option<&str>) -> Result<usize, ApiError> {
+    let Some(name) = name else {
+        return Ok(0);
+    };
+    state
+        .verifier
+        .issuers()
+        .position(|(spec, _)| spec.name().eq_ignore_ascii_case(name))
+        .ok_or(ApiError::InvalidRequest(
+            "provider is not one of [AUTH] PROVIDER",
+        ))
 }
 
 /// The authorization request (RFC 6749 §4.1.1) for `login`, with its PKCE challenge (RFC 7636 §4.3)
@@ -85,7 +100,12 @@ fn authorization_request(
         .append_pair("nonce", &login.nonce)
         .append_pair("code_challenge", &pkce_challenge(&login.verifier))
         .append_pair("code_challenge_method", "S256");
-    for (name, value) in &state.verifier.spec().login.authorize_params {
+    for (name, value) in &state
+        .verifier
+        .issuer_spec(login.issuer)
+        .login
+        .authorize_params
+    {
         pairs.append_pair(name, value);
     }
     drop(pairs);

@@ -299,3 +299,50 @@ async fn local_and_oidc_each_offer_their_login_page_and_accept_their_tokens() {
     let local = answer["access_token"].as_str().unwrap();
     assert_eq!(app.get_with("/api/private", local).await.status(), 200);
 }
+
+#[cfg(all(feature = "local-issuer", feature = "sessions"))]
+#[tokio::test]
+async fn login_goes_to_the_chosen_provider_and_to_the_first_by_default() {
+    let idp = MockIdp::start().await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[
+            ("AUTH_PROVIDER", "local, oidc"),
+            ("OIDC_ISSUER", idp.issuer()),
+            ("OIDC_AUDIENCE", AUDIENCE),
+            ("OIDC_CLIENT_ID", "spa"),
+        ])
+        .spawn()
+        .await;
+    let browser = crate::flows::no_redirects();
+    let location = |response: &reqwest::Response| {
+        url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
+    };
+    let default = browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(default.status(), 303);
+    assert_eq!(
+        location(&default).as_str().split('?').next().unwrap(),
+        app.url("/authorize")
+    );
+    let chosen = browser
+        .get(app.url("/login?provider=oidc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), 303);
+    let to = location(&chosen);
+    assert_eq!(
+        to.as_str().split('?').next().unwrap(),
+        format!("{}/authorize", idp.issuer())
+    );
+    assert!(
+        to.query_pairs()
+            .any(|(k, v)| k == "client_id" && v == "spa")
+    );
+    let unknown = browser
+        .get(app.url("/login?provider=okta"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+}
