@@ -346,3 +346,22 @@ async fn login_goes_to_the_chosen_provider_and_to_the_first_by_default() {
         .unwrap();
     assert_eq!(unknown.status(), 400);
 }
+
+#[cfg(feature = "local-issuer")]
+#[tokio::test]
+async fn the_local_userinfo_answers_only_for_the_local_issuer_s_tokens() {
+    let idp = MockIdp::start().await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[
+            ("AUTH_PROVIDER", "local, oidc"),
+            ("OIDC_ISSUER", idp.issuer()),
+            ("OIDC_AUDIENCE", AUDIENCE),
+        ])
+        .spawn()
+        .await;
+    // The other issuer's user is no local account, whatever its `sub` says.
+    let token = idp.token().subject("local-account-id").sign();
+    let response = app.get_with("/userinfo", &token).await;
+    assert_invalid_token(response, "issuer").await;
+}
