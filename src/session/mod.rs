@@ -18,7 +18,7 @@ use serde::Deserialize;
 use url::Url;
 
 use self::flow::PendingLogin;
-use crate::auth::{Endpoint, ID_TOKEN_COOKIE, pkce_challenge};
+use crate::auth::{Endpoint, ID_TOKEN_COOKIE, SESSION_COOKIE, pkce_challenge};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
@@ -116,14 +116,29 @@ fn authorization_request(
 /// Connect RP-Initiated Logout §2).
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
     let home = format!("{}/docs", state.settings.server.public_base());
-    let target = match state.endpoints.get(Endpoint::EndSession).await {
+    // The session's own issuer ends it; a session that no longer verifies goes to the first's.
+    let issuer = match jar.get(SESSION_COOKIE) {
+        Some(session) => state
+            .verifier
+            .verify(session.value())
+            .await
+            .map_or(0, |verified| verified.issuer_index()),
+        None => 0,
+    };
+    let client_id = &state.verifier.issuer_spec(issuer).client_id;
+    let target = match state
+        .issuer(issuer)
+        .endpoints
+        .get(Endpoint::EndSession)
+        .await
+    {
         Some(mut end_session) => {
             let mut pairs = end_session.query_pairs_mut();
             pairs.append_pair("post_logout_redirect_uri", &home);
             if let Some(hint) = jar.get(ID_TOKEN_COOKIE) {
                 pairs.append_pair("id_token_hint", hint.value());
             }
-            if let Some(client_id) = &state.verifier.spec().client_id {
+            if let Some(client_id) = client_id {
                 pairs.append_pair("client_id", client_id);
             }
             drop(pairs);

@@ -365,3 +365,34 @@ async fn the_local_userinfo_answers_only_for_the_local_issuer_s_tokens() {
     let response = app.get_with("/userinfo", &token).await;
     assert_invalid_token(response, "issuer").await;
 }
+
+#[cfg(all(feature = "local-issuer", feature = "sessions"))]
+#[tokio::test]
+async fn logout_ends_the_session_at_its_own_issuer() {
+    let idp = MockIdp::start().await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[
+            ("AUTH_PROVIDER", "local, oidc"),
+            ("OIDC_ISSUER", idp.issuer()),
+            ("OIDC_AUDIENCE", AUDIENCE),
+        ])
+        .spawn()
+        .await;
+    let browser = crate::flows::no_redirects();
+    let session = format!("session={}", idp.token().sign());
+    let logout = browser
+        .get(app.url("/logout"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    let target = logout.headers()["location"].to_str().unwrap();
+    assert!(
+        target.starts_with(&format!("{}/logout?", idp.issuer())),
+        "{target}"
+    );
+    let without = browser.get(app.url("/logout")).send().await.unwrap();
+    assert_eq!(without.headers()["location"], app.url("/docs").as_str());
+}
