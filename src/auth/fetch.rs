@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::http::header::CACHE_CONTROL;
 use url::Url;
 
-use super::jwks::KeySet;
+use super::keys::KeySet;
 use crate::config::urls::is_loopback;
 
 /// Largest key set or discovery document accepted. Real ones are a few KiB.

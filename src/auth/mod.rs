@@ -19,6 +19,7 @@ mod error;
 mod extract;
 mod fetch;
 mod jwks;
+mod keys;
 mod pkce;
 pub mod providers;
 mod random;
@@ -35,7 +36,8 @@ pub use endpoints::{Endpoint, Endpoints};
 pub use error::{IdTokenError, TokenError, VerifyError};
 pub use extract::{AccessToken, IdToken};
 pub use fetch::{FetchError, HttpFetcher};
-pub use jwks::{KeySet, KeyStore, VerifyKey};
+pub use jwks::KeyStore;
+pub use keys::{KeySet, VerifyKey};
 pub use pkce::pkce_challenge;
 pub use random::{RandomError, random_bytes, random_token};
 pub use require::{

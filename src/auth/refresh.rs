@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fetch::FetchError;
-use super::jwks::KeySet;
+use super::keys::KeySet;
 
 /// TTL when neither `[AUTH] JWKS_TTL` nor the provider's `Cache-Control` says otherwise.
 const DEFAULT_TTL: Duration = Duration::from_secs(600);

@@ -4,9 +4,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::Secret;
 use crate::config::error::ConfigError;
 use crate::config::raw::RawSettings;
+use crate::config::secret::Secret;
 use crate::config::urls::parse_http_url;
 
 /// `[LOCAL]`: the embedded development issuer.

@@ -51,12 +51,13 @@ pub struct NewAccount {
     pub password: String,
     /// Optional email address (taken from `username` when that is one): `local@domain`, the domain
     /// with a dot inside, no spaces.
+    // Not `null` in the document: a form has no null, and a checker would send the text "null".
     #[serde(default)]
-    #[schema(pattern = r"^[^@ ]+@[^ .][^ ]*\.[^ ]*[^ .]$")]
+    #[schema(nullable = false, pattern = r"^[^@ ]+@[^ .][^ ]*\.[^ ]*[^ .]$")]
     pub email: Option<String>,
     /// Optional display name, at most 100 characters.
     #[serde(default)]
-    #[schema(max_length = 100)]
+    #[schema(nullable = false, max_length = 100)]
     pub name: Option<String>,
 }
 
