@@ -167,6 +167,11 @@ impl Verifier {
             .map_or_else(|| self.spec(), |trusted| &trusted.spec)
     }
 
+    /// The spec of the issuer at `index` in [`crate::Settings::providers`], if there is one.
+    pub fn issuer(&self, index: usize) -> Option<&ProviderSpec> {
+        self.inner.issuers.get(index).map(|trusted| &trusted.spec)
+    }
+
     /// The spec of the issuer that verified `verified`.
     pub fn spec_of(&self, verified: &Verified) -> &ProviderSpec {
         self.issuer_spec(verified.issuer_index())

@@ -18,7 +18,8 @@ use crate::extract::Query;
 
 /// The cookie holding the login in progress.
 pub(super) const FLOW_COOKIE: &str = "login_flow";
-/// The only path the flow cookie is sent to.
+/// The only path the flow cookie is sent to: every issuer's callback (`/auth-callback/N` is under
+/// it, RFC 6265 §5.1.4).
 pub(super) const FLOW_PATH: &str = "/auth-callback";
 /// How long a person may take to log in at the provider, in seconds.
 pub(super) const FLOW_MAX_AGE: i64 = 600;
@@ -108,6 +109,8 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// RFC 9207 §2: the issuer that answered, when it says so.
+    iss: Option<String>,
 }
 
 /// A callback that belongs to the login in progress in this browser: the provider said yes, the
@@ -118,6 +121,8 @@ pub(super) struct LoginFlow {
     pub(super) code: String,
     /// The login's secrets; its `next` checked again, since the cookie came back from the browser.
     pub(super) login: PendingLogin,
+    /// The `iss` the provider put in its answer (RFC 9207), if any.
+    pub(super) iss: Option<String>,
 }
 
 impl std::fmt::Debug for LoginFlow {
@@ -161,7 +166,11 @@ where
             .ok_or(ApiError::InvalidRequest("no code in the callback"))?;
         let settings = Arc::<Settings>::from_ref(state);
         login.next = next_or_default(&settings.server.public_url, Some(&login.next));
-        Ok(Self { code, login })
+        Ok(Self {
+            code,
+            login,
+            iss: query.iss,
+        })
     }
 }
 
@@ -209,6 +218,7 @@ mod tests {
         let flow = LoginFlow {
             code: "code-secret".to_owned(),
             login,
+            iss: None,
         };
         let printed = format!("{flow:?}");
         assert!(!printed.contains("secret"), "{printed}");

@@ -18,16 +18,17 @@ use serde::Deserialize;
 use url::Url;
 
 use self::flow::PendingLogin;
-use crate::auth::{Endpoint, ID_TOKEN_COOKIE, SESSION_COOKIE, pkce_challenge};
+use crate::auth::{Endpoint, ID_TOKEN_COOKIE, SESSION_COOKIE, callback_path, pkce_challenge};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
 
-/// `/login`, `/auth-callback`, `/logout`.
+/// `/login`, `/auth-callback` (and `/auth-callback/N` for the N-th issuer after the first), `/logout`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login))
-        .route("/auth-callback", get(callback::callback))
+        .route("/auth-callback", get(callback::first))
+        .route("/auth-callback/{issuer}", get(callback::numbered))
         .route("/logout", get(logout))
 }
 
@@ -94,7 +95,7 @@ fn authorization_request(
     pairs
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", &callback_url(state))
+        .append_pair("redirect_uri", &callback_url(state, login.issuer))
         .append_pair("scope", &scope)
         .append_pair("state", &login.state)
         .append_pair("nonce", &login.nonce)
@@ -149,7 +150,11 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
     (cookies::end_session(jar), Redirect::to(&target)).into_response()
 }
 
-/// Where the provider sends the browser back: `/auth-callback` under the public URL.
-fn callback_url(state: &AppState) -> String {
-    format!("{}/auth-callback", state.settings.server.public_base())
+/// Where the issuer at `issuer` sends the browser back: its own callback path under the public URL.
+fn callback_url(state: &AppState, issuer: usize) -> String {
+    format!(
+        "{}{}",
+        state.settings.server.public_base(),
+        callback_path(issuer)
+    )
 }

@@ -68,6 +68,7 @@ struct IdpState {
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
     userinfo_calls: AtomicUsize,
+    token_calls: AtomicUsize,
 }
 
 /// An identity provider on a random loopback port: `/.well-known/jwks.json` and
@@ -110,11 +111,13 @@ impl MockIdp {
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             userinfo_calls: AtomicUsize::new(0),
+            token_calls: AtomicUsize::new(0),
         });
         let router = Router::new()
             .route("/.well-known/jwks.json", get(jwks))
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/userinfo", get(userinfo))
+            .route("/oauth/token", axum::routing::post(token_endpoint))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -191,6 +194,11 @@ impl MockIdp {
     /// How many times the userinfo endpoint was called.
     pub fn userinfo_calls(&self) -> usize {
         self.state.userinfo_calls.load(Ordering::SeqCst)
+    }
+
+    /// How many times the token endpoint was called (it refuses every code).
+    pub fn token_calls(&self) -> usize {
+        self.state.token_calls.load(Ordering::SeqCst)
     }
 
     /// How many times the discovery document was requested.
@@ -282,6 +290,16 @@ async fn userinfo(State(state): State<Arc<IdpState>>, headers: axum::http::Heade
         .into_response(),
         None => StatusCode::UNAUTHORIZED.into_response(),
     }
+}
+
+/// A token endpoint that counts its calls and refuses every code (RFC 6749 §5.2).
+async fn token_endpoint(State(state): State<Arc<IdpState>>) -> Response {
+    state.token_calls.fetch_add(1, Ordering::SeqCst);
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "error": "invalid_grant" })),
+    )
+        .into_response()
 }
 
 async fn discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {

@@ -396,3 +396,69 @@ async fn logout_ends_the_session_at_its_own_issuer() {
     let without = browser.get(app.url("/logout")).send().await.unwrap();
     assert_eq!(without.headers()["location"], app.url("/docs").as_str());
 }
+
+/// `/login` with the first of `a` and `b` in a browser that keeps cookies: the `state` it sent.
+#[cfg(feature = "sessions")]
+async fn login_at_first(app: &TestApp, browser: &reqwest::Client) -> String {
+    let login = browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    let to = url::Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    let redirect = to
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(redirect.ends_with("/auth-callback"), "{redirect}");
+    to.query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[cfg(feature = "sessions")]
+#[tokio::test]
+async fn another_issuer_s_answer_is_refused_before_any_code_exchange() {
+    // RFC 9700 §4.4.2: a login begun at A whose answer comes back on B's redirect URI, or naming B
+    // (RFC 9207), sends the code and the PKCE verifier to no token endpoint at all.
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    let app = trusting(&a, &b, &[("OIDC_CLIENT_ID", "spa")]).await;
+    let browser = crate::flows::no_redirects();
+    let state = login_at_first(&app, &browser).await;
+    let attempts = [
+        format!("/auth-callback/1?code=c&state={state}"),
+        format!(
+            "/auth-callback?code=c&state={state}&iss={}",
+            url::form_urlencoded::byte_serialize(b.issuer().as_bytes()).collect::<String>()
+        ),
+    ];
+    let answers = join_all(
+        attempts
+            .iter()
+            .map(|path| browser.get(app.url(path)).send()),
+    )
+    .await;
+    for (path, answer) in attempts.iter().zip(answers) {
+        assert_eq!(answer.unwrap().status(), 403, "{path}");
+    }
+    assert_eq!(a.token_calls() + b.token_calls(), 0);
+    // The login's own answer does reach its issuer's token endpoint (which refuses the code here).
+    let own = browser
+        .get(app.url(&format!(
+            "/auth-callback?code=c&state={state}&iss={}",
+            url::form_urlencoded::byte_serialize(a.issuer().as_bytes()).collect::<String>()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 403);
+    assert_eq!((a.token_calls(), b.token_calls()), (1, 0));
+    // Paths that name no other issuer are no callback.
+    for path in ["/auth-callback/0", "/auth-callback/x", "/auth-callback/9"] {
+        let path = format!("{path}?code=c&state={state}");
+        let answer = browser.get(app.url(&path)).send().await.unwrap();
+        assert!(answer.status().is_client_error(), "{path}");
+    }
+    assert_eq!((a.token_calls(), b.token_calls()), (1, 0));
+}
