@@ -189,6 +189,17 @@ impl Verifier {
         if let [only] = &issuers[..] {
             return Ok((0, only));
         }
+        let index = self.issuer_named_by(token)?;
+        Ok((index, &issuers[index]))
+    }
+
+    /// The position of the issuer whose identifier is exactly the `iss` of `token`'s payload, read
+    /// WITHOUT checking the signature: only to choose where to send something (whose keys, whose
+    /// logout page), never to trust what the token says (RFC 8725 §2.1). No request is made.
+    ///
+    /// # Errors
+    /// When the payload cannot be read, has no `iss`, or names no trusted issuer.
+    pub fn issuer_named_by(&self, token: &str) -> Result<usize, TokenError> {
         let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
         let json = URL_SAFE_NO_PAD
             .decode(payload)
@@ -196,11 +207,16 @@ impl Verifier {
         let unverified: UnverifiedIssuer<'_> =
             serde_json::from_slice(&json).map_err(|_| TokenError::MalformedClaims)?;
         let iss = unverified.iss.ok_or(TokenError::MissingClaim("iss"))?;
-        issuers
+        self.inner
+            .issuers
             .iter()
-            .enumerate()
-            .find(|(_, trusted)| trusted.spec.issuer == iss)
+            .position(|trusted| trusted.spec.issuer == iss)
             .ok_or(TokenError::UnknownIssuer)
+    }
+
+    /// How many issuers are trusted.
+    pub fn issuer_count(&self) -> usize {
+        self.inner.issuers.len()
     }
 
     /// Verifies a compact JWS access token, or answers from the verified-token cache when this token

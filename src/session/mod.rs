@@ -117,15 +117,7 @@ fn authorization_request(
 /// Connect RP-Initiated Logout §2).
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
     let home = format!("{}/docs", state.settings.server.public_base());
-    // The session's own issuer ends it; a session that no longer verifies goes to the first's.
-    let issuer = match jar.get(SESSION_COOKIE) {
-        Some(session) => state
-            .verifier
-            .verify(session.value())
-            .await
-            .map_or(0, |verified| verified.issuer_index()),
-        None => 0,
-    };
+    let (issuer, hint) = session_issuer(&state, &jar);
     let client_id = &state.verifier.issuer_spec(issuer).client_id;
     let target = match state
         .issuer(issuer)
@@ -136,8 +128,8 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
         Some(mut end_session) => {
             let mut pairs = end_session.query_pairs_mut();
             pairs.append_pair("post_logout_redirect_uri", &home);
-            if let Some(hint) = jar.get(ID_TOKEN_COOKIE) {
-                pairs.append_pair("id_token_hint", hint.value());
+            if let Some(hint) = hint {
+                pairs.append_pair("id_token_hint", hint);
             }
             if let Some(client_id) = client_id {
                 pairs.append_pair("client_id", client_id);
@@ -148,6 +140,26 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
         None => home,
     };
     (cookies::end_session(jar), Redirect::to(&target)).into_response()
+}
+
+/// Whose logout page ends the session, and the ID token to send it as `id_token_hint` (OpenID
+/// Connect RP-Initiated Logout §2). With several issuers, the issuer is the one the ID token's `iss`
+/// names (else the session token's), read without verifying: the session may have expired or the
+/// keys be out of reach, and choosing a page is all it is used for (the same lookup as verification's
+/// routing; no request). The ID token, personal data, goes only to the issuer it names.
+fn session_issuer<'a>(state: &AppState, jar: &'a CookieJar) -> (usize, Option<&'a str>) {
+    let id_token = jar.get(ID_TOKEN_COOKIE).map(|cookie| cookie.value());
+    let verifier = &state.verifier;
+    if verifier.issuer_count() == 1 {
+        return (0, id_token);
+    }
+    if let Some(index) = id_token.and_then(|token| verifier.issuer_named_by(token).ok()) {
+        return (index, id_token);
+    }
+    let session = jar
+        .get(SESSION_COOKIE)
+        .and_then(|cookie| verifier.issuer_named_by(cookie.value()).ok());
+    (session.unwrap_or(0), None)
 }
 
 /// Where the issuer at `issuer` sends the browser back: its own callback path under the public URL.

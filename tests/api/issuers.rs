@@ -462,3 +462,41 @@ async fn another_issuer_s_answer_is_refused_before_any_code_exchange() {
     }
     assert_eq!((a.token_calls(), b.token_calls()), (1, 0));
 }
+
+#[cfg(feature = "sessions")]
+#[tokio::test]
+async fn logout_goes_to_the_issuer_the_session_names_even_expired() {
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    let stranger = MockIdp::start().await;
+    let app = trusting(&a, &b, &[]).await;
+    let browser = crate::flows::no_redirects();
+    let expired = std::time::Duration::from_secs(3600);
+    let session = b.token().expired_for(expired).sign();
+    let logout = |cookies: String| {
+        let request = browser.get(app.url("/logout")).header("cookie", cookies);
+        async move {
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 303);
+            url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap()
+        }
+    };
+    let hint = |target: &url::Url| {
+        target
+            .query_pairs()
+            .find(|(k, _)| k == "id_token_hint")
+            .map(|(_, v)| v.into_owned())
+    };
+    let b_logout = format!("{}/logout", b.issuer());
+    // An expired session of B, with B's expired ID token: B's page, with the hint.
+    let id_token = b.token().expired_for(expired).sign();
+    let target = logout(format!("session={session}; id_token={id_token}")).await;
+    assert_eq!(target.as_str().split('?').next().unwrap(), b_logout);
+    assert_eq!(hint(&target), Some(id_token));
+    // An ID token naming an issuer not trusted here is sent to nobody.
+    let foreign = stranger.token().sign();
+    let target = logout(format!("session={session}; id_token={foreign}")).await;
+    assert_eq!(target.as_str().split('?').next().unwrap(), b_logout);
+    assert_eq!(hint(&target), None);
+    // Choosing the page needs no key set.
+    assert_eq!(a.jwks_fetches() + b.jwks_fetches(), 0);
+}
