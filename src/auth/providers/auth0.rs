@@ -26,21 +26,23 @@ pub(super) fn specs(raw: &RawSettings) -> Result<Vec<ProviderSpec>, ConfigError>
             Ok(vec![spec(raw, &base, issuers[0].clone(), &base)?])
         }
         Some(issuers) => {
-            // Auth0 serves the tenant's keys and userinfo under each of its domains: each issuer is
-            // asked at its own, so keys never cross issuers.
+            // Auth0 serves the tenant's keys, login pages and userinfo under each of its domains,
+            // and names as `iss` the domain the login went through: each issuer is asked at its
+            // own, so keys never cross issuers and a login's tokens come from the issuer chosen.
             single_issuer_only(raw, "AUTH0", "JWKS_URI")?;
             issuers
                 .into_iter()
                 .map(|issuer| {
                     let own = issuer.trim_end_matches('/').to_owned();
-                    spec(raw, &base, issuer, &own)
+                    spec(raw, &own, issuer, &own)
                 })
                 .collect()
         }
     }
 }
 
-/// The spec of one `issuer` of the tenant at `base`; keys and userinfo come from `keys_base`.
+/// The spec of one `issuer` of the tenant: its login pages under `base`, keys and userinfo under
+/// `keys_base`.
 fn spec(
     raw: &RawSettings,
     base: &str,
