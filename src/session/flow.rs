@@ -35,7 +35,8 @@ pub(super) struct PendingLogin {
     pub(super) nonce: String,
     /// Where to go once logged in: a path on this service.
     pub(super) next: String,
-    /// The chosen issuer's position in [`crate::Settings::providers`] (`/login?provider=NAME`).
+    /// The chosen issuer's position in [`crate::Settings::providers`] (`/login?provider=NAME`); the
+    /// cookie names the issuer by its identifier, so a reordered list never switches issuers.
     pub(super) issuer: usize,
 }
 
@@ -51,8 +52,8 @@ impl PendingLogin {
         })
     }
 
-    /// The flow cookie's value (form-encoded).
-    pub(super) fn cookie_value(&self) -> String {
+    /// The flow cookie's value (form-encoded), the issuer named as `settings` lists it.
+    pub(super) fn cookie_value(&self, settings: &Settings) -> String {
         let mut value = url::form_urlencoded::Serializer::new(String::new());
         value
             .append_pair("state", &self.state)
@@ -60,14 +61,19 @@ impl PendingLogin {
             .append_pair("nonce", &self.nonce)
             .append_pair("next", &self.next);
         // The default issuer is left out, so a single-provider cookie is what it always was.
-        if self.issuer != 0 {
-            value.append_pair("issuer", &self.issuer.to_string());
+        if let Some(spec) = settings
+            .providers()
+            .nth(self.issuer)
+            .filter(|_| self.issuer != 0)
+        {
+            value.append_pair("issuer", &spec.issuer);
         }
         value.finish()
     }
 
-    /// The login a flow cookie holds; `None` unless every part is there, and the secrets non-empty.
-    fn from_cookie_value(value: &str) -> Option<Self> {
+    /// The login a flow cookie holds; `None` unless every part is there, the secrets non-empty and
+    /// the issuer one `settings` trusts (a tampered or stale cookie is no login, never the first's).
+    fn from_cookie_value(value: &str, settings: &Settings) -> Option<Self> {
         let (mut state, mut verifier, mut nonce, mut next, mut issuer) =
             (None, None, None, None, None);
         for (name, value) in url::form_urlencoded::parse(value.as_bytes()) {
@@ -89,7 +95,7 @@ impl PendingLogin {
             next: next?,
             issuer: match issuer {
                 None => 0,
-                Some(index) => index.parse().ok()?,
+                Some(named) => settings.providers().position(|spec| spec.issuer == named)?,
             },
         })
     }
@@ -146,9 +152,10 @@ where
             tracing::info!(%error, "the provider refused the login");
             return Err(ApiError::Forbidden("the provider refused the login"));
         }
+        let settings = Arc::<Settings>::from_ref(state);
         let mut login = CookieJar::from_headers(&parts.headers)
             .get(FLOW_COOKIE)
-            .and_then(|cookie| PendingLogin::from_cookie_value(cookie.value()))
+            .and_then(|cookie| PendingLogin::from_cookie_value(cookie.value(), &settings))
             .ok_or(ApiError::InvalidRequest(
                 "no login in progress (start at /login)",
             ))?;
@@ -164,7 +171,6 @@ where
         let code = query
             .code
             .ok_or(ApiError::InvalidRequest("no code in the callback"))?;
-        let settings = Arc::<Settings>::from_ref(state);
         login.next = next_or_default(&settings.server.public_url, Some(&login.next));
         Ok(Self {
             code,
@@ -178,18 +184,60 @@ where
 mod tests {
     use super::*;
 
+    /// Two trusted issuers: `https://a.example.com` first, `https://b.example.com` second.
+    fn two_issuers() -> Settings {
+        Settings::from_pairs([
+            ("AUTH_PROVIDER", "oidc"),
+            (
+                "OIDC_ISSUER",
+                "https://a.example.com, https://b.example.com",
+            ),
+            ("OIDC_AUDIENCE", "api"),
+        ])
+        .unwrap()
+    }
+
     #[test]
     fn a_pending_login_survives_its_cookie() {
+        let settings = two_issuers();
         let login = PendingLogin::new("/api/private?a=b&c=d".to_owned(), 0).unwrap();
+        let value = login.cookie_value(&settings);
+        assert!(!value.contains("issuer"), "{value}");
         assert_eq!(
-            PendingLogin::from_cookie_value(&login.cookie_value()),
+            PendingLogin::from_cookie_value(&value, &settings),
             Some(login)
         );
         let second = PendingLogin::new("/".to_owned(), 1).unwrap();
+        let value = second.cookie_value(&settings);
+        assert!(
+            value.contains("issuer=https%3A%2F%2Fb.example.com"),
+            "{value}"
+        );
         assert_eq!(
-            PendingLogin::from_cookie_value(&second.cookie_value()),
+            PendingLogin::from_cookie_value(&value, &settings),
             Some(second)
         );
+    }
+
+    #[test]
+    fn a_tampered_or_stale_issuer_is_no_login_not_the_first_issuer() {
+        let settings = two_issuers();
+        let base = "state=s&verifier=v&nonce=n&next=%2F";
+        for issuer in [
+            "1",
+            "9",
+            "18446744073709551616",
+            "https%3A%2F%2Fevil.example.com",
+            "https%3A%2F%2Fb.example.com%2F",
+            "",
+        ] {
+            let value = format!("{base}&issuer={issuer}");
+            assert_eq!(
+                PendingLogin::from_cookie_value(&value, &settings),
+                None,
+                "{value}"
+            );
+        }
     }
 
     #[test]
@@ -202,7 +250,11 @@ mod tests {
             "state=s&verifier=v&nonce=&next=%2F",
             "state=s&verifier=v&nonce=n&next=%2F&issuer=x",
         ] {
-            assert_eq!(PendingLogin::from_cookie_value(value), None, "{value:?}");
+            assert_eq!(
+                PendingLogin::from_cookie_value(value, &two_issuers()),
+                None,
+                "{value:?}"
+            );
         }
     }
 

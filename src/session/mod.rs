@@ -63,7 +63,7 @@ async fn login(
     let next = redirect::next_or_default(&state.settings.server.public_url, query.next.as_deref());
     let login = PendingLogin::new(next, issuer)?;
     let url = authorization_request(&state, authorize, client_id, &login);
-    let jar = cookies::begin_login(jar, &state.settings.server, &login);
+    let jar = cookies::begin_login(jar, &state.settings, &login);
     Ok((jar, Redirect::to(url.as_str())).into_response())
 }
 

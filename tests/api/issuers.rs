@@ -500,3 +500,54 @@ async fn logout_goes_to_the_issuer_the_session_names_even_expired() {
     // Choosing the page needs no key set.
     assert_eq!(a.jwks_fetches() + b.jwks_fetches(), 0);
 }
+
+#[cfg(feature = "sessions")]
+#[tokio::test]
+async fn a_tampered_issuer_in_the_flow_cookie_is_no_login() {
+    // The flow cookie names its issuer; one that is not trusted here (a position, an unknown or
+    // near-miss identifier) is never taken for the first issuer, and no code is exchanged.
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    let app = trusting(&a, &b, &[("OIDC_CLIENT_ID", "spa")]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let encode =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let near_miss = format!("{}/", b.issuer());
+    let mut requests = Vec::new();
+    for issuer in ["1", "9", "https://evil.example", near_miss.as_str()] {
+        let flow = format!(
+            "state=s&verifier=v&nonce=n&next=%2F&issuer={}",
+            encode(issuer)
+        );
+        for path in ["/auth-callback", "/auth-callback/1", "/auth-callback/9"] {
+            requests.push(
+                client
+                    .get(app.url(&format!("{path}?code=c&state=s")))
+                    .header("cookie", format!("login_flow={}", encode(&flow)))
+                    .send(),
+            );
+        }
+    }
+    for answer in join_all(requests).await {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status(), 400, "{}", answer.url());
+        let body: Value = answer.json().await.unwrap();
+        assert!(body.to_string().contains("no login in progress"), "{body}");
+    }
+    assert_eq!(a.token_calls() + b.token_calls(), 0);
+    // The same cookie naming B exactly is B's login in progress: its code goes to B.
+    let flow = format!(
+        "state=s&verifier=v&nonce=n&next=%2F&issuer={}",
+        encode(b.issuer())
+    );
+    let answer = client
+        .get(app.url("/auth-callback/1?code=c&state=s"))
+        .header("cookie", format!("login_flow={}", encode(&flow)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    assert_eq!((a.token_calls(), b.token_calls()), (0, 1));
+}
