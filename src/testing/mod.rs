@@ -16,7 +16,7 @@
 mod keys;
 mod tokens;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -69,6 +69,8 @@ struct IdpState {
     discovery_fetches: AtomicUsize,
     userinfo_calls: AtomicUsize,
     token_calls: AtomicUsize,
+    /// Whether discovery says `authorization_response_iss_parameter_supported` (RFC 9207).
+    iss_parameter: AtomicBool,
 }
 
 /// An identity provider on a random loopback port: `/.well-known/jwks.json` and
@@ -112,6 +114,7 @@ impl MockIdp {
             discovery_fetches: AtomicUsize::new(0),
             userinfo_calls: AtomicUsize::new(0),
             token_calls: AtomicUsize::new(0),
+            iss_parameter: AtomicBool::new(false),
         });
         let router = Router::new()
             .route("/.well-known/jwks.json", get(jwks))
@@ -194,6 +197,11 @@ impl MockIdp {
     /// How many times the userinfo endpoint was called.
     pub fn userinfo_calls(&self) -> usize {
         self.state.userinfo_calls.load(Ordering::SeqCst)
+    }
+
+    /// Makes discovery promise an `iss` in every authorization response (RFC 9207 §3).
+    pub fn promise_iss_parameter(&self) {
+        self.state.iss_parameter.store(true, Ordering::SeqCst);
     }
 
     /// How many times the token endpoint was called (it refuses every code).
@@ -321,5 +329,6 @@ async fn discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
+        "authorization_response_iss_parameter_supported": state.iss_parameter.load(Ordering::SeqCst),
     }))
 }

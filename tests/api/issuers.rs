@@ -551,3 +551,30 @@ async fn a_tampered_issuer_in_the_flow_cookie_is_no_login() {
     assert_eq!(answer.status(), 403);
     assert_eq!((a.token_calls(), b.token_calls()), (0, 1));
 }
+
+#[cfg(feature = "sessions")]
+#[tokio::test]
+async fn an_issuer_that_promises_iss_must_send_it() {
+    // RFC 9207 §2.4: where discovery promises `iss` in every authorization response, an answer
+    // without one may come from anyone, and its code goes nowhere.
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    a.promise_iss_parameter();
+    let app = trusting(&a, &b, &[("OIDC_CLIENT_ID", "spa")]).await;
+    let browser = crate::flows::no_redirects();
+    let state = login_at_first(&app, &browser).await;
+    let without = browser
+        .get(app.url(&format!("/auth-callback?code=c&state={state}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without.status(), 400);
+    assert_eq!(a.token_calls(), 0);
+    let iss: String = url::form_urlencoded::byte_serialize(a.issuer().as_bytes()).collect();
+    let with = browser
+        .get(app.url(&format!("/auth-callback?code=c&state={state}&iss={iss}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with.status(), 403);
+    assert_eq!(a.token_calls(), 1);
+}
