@@ -98,9 +98,17 @@ pub async fn user(
 ) -> Result<Json<User>, ApiError> {
     let sub = claims.sub().unwrap_or_default();
     if let Some(IdToken(id_token)) = id_token {
+        // A `sub` is unique only within its issuer: another issuer's user is someone else. Told by
+        // the ID token's routing `iss` first, so the other issuer's keys are not even fetched.
+        let own = claims.verified().issuer_index();
+        let another = |index: usize| index != own;
+        if state.verifier.issuer_count() > 1
+            && state.verifier.issuer_named_by(&id_token).is_ok_and(another)
+        {
+            return Err(IdTokenError(TokenError::SubjectMismatch.into()).into());
+        }
         let verified = state.verifier.verify_id_token(&id_token, Some(sub)).await?;
-        if verified.issuer_index() != claims.verified().issuer_index() {
-            // A `sub` is unique only within its issuer: another issuer's user is someone else.
+        if another(verified.issuer_index()) {
             return Err(IdTokenError(TokenError::SubjectMismatch.into()).into());
         }
         let claims = verified.deserialize().unwrap_or_default();

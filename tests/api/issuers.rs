@@ -215,6 +215,8 @@ async fn an_id_token_of_another_issuer_is_not_the_same_user() {
         .await
         .unwrap();
     assert_invalid_token(response, "subject").await;
+    // Told by the ID token's `iss` alone: B is never asked for its keys.
+    assert_eq!(b.jwks_fetches(), 0);
 }
 
 #[tokio::test]
