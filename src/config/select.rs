@@ -209,6 +209,28 @@ mod tests {
             twice_in_a_list.to_string(),
             r#"[OIDC] ISSUER: "https://a.example.com" is listed twice"#
         );
+        for (list, said) in [
+            (
+                "https://a.example.com, https://a.example.com/",
+                r#"[OIDC] ISSUER: "https://a.example.com/" is listed twice"#,
+            ),
+            (
+                "https://a.example.com, ",
+                "[OIDC] ISSUER: empty entry in the list (a stray comma?)",
+            ),
+            (
+                "https://a.example.com,,https://b.example.com",
+                "[OIDC] ISSUER: empty entry in the list (a stray comma?)",
+            ),
+        ] {
+            let error = Settings::from_pairs([
+                ("AUTH_PROVIDER", "oidc"),
+                ("OIDC_ISSUER", list),
+                ("OIDC_AUDIENCE", "api"),
+            ])
+            .unwrap_err();
+            assert_eq!(error.to_string(), said, "{list}");
+        }
         let across_providers = Settings::from_pairs([
             ("AUTH_PROVIDER", "auth0, oidc"),
             ("AUTH0_DOMAIN", "tenant.eu.auth0.com"),

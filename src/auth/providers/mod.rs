@@ -272,8 +272,18 @@ fn issuer_list(raw: &RawSettings, section: &str) -> Result<Option<Vec<String>>, 
     };
     let mut issuers: Vec<String> = Vec::new();
     for issuer in list.split(',').map(str::trim) {
+        if issuer.is_empty() {
+            return Err(ConfigError::key(
+                section,
+                "ISSUER",
+                "empty entry in the list (a stray comma?)",
+            ));
+        }
         parse_http_url(section, "ISSUER", issuer)?;
-        if issuers.iter().any(|earlier| earlier == issuer) {
+        // `https://a` and `https://a/` are two strings to the `iss` check but one provider to a
+        // person: listing both is a typo, not a second issuer.
+        let same = |earlier: &String| earlier.trim_end_matches('/') == issuer.trim_end_matches('/');
+        if issuers.iter().any(same) {
             return Err(ConfigError::key(
                 section,
                 "ISSUER",
