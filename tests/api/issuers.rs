@@ -580,3 +580,36 @@ async fn an_issuer_that_promises_iss_must_send_it() {
     assert_eq!(with.status(), 403);
     assert_eq!(a.token_calls(), 1);
 }
+
+#[cfg(all(feature = "local-issuer", feature = "sessions"))]
+#[tokio::test]
+async fn the_local_issuer_listed_second_accepts_its_own_callback() {
+    let idp = MockIdp::start().await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[
+            ("AUTH_PROVIDER", "oidc, local"),
+            ("OIDC_ISSUER", idp.issuer()),
+            ("OIDC_AUDIENCE", AUDIENCE),
+        ])
+        .spawn()
+        .await;
+    let browser = crate::flows::no_redirects();
+    let login = browser
+        .get(app.url("/login?provider=local"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let authorize = url::Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    let redirect = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(redirect.ends_with("/auth-callback/1"), "{redirect}");
+    // The local sign-in page takes that redirect URI (its default list follows its position).
+    let form = browser.get(authorize).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+}
