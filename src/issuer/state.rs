@@ -93,18 +93,20 @@ impl IssuerState {
     }
 }
 
-/// The redirect URIs the local issuer accepts. Beside other issuers, the default list follows its
-/// position: its browser logins come back to `/auth-callback/N`, not `/auth-callback`.
+/// The redirect URIs the local issuer accepts. Beside other issuers, its browser logins come back to
+/// `/auth-callback/N`, never to `/auth-callback`: that one belongs to the first issuer, and a code
+/// sent there would be redeemed at the first issuer's token endpoint (a mix-up, RFC 9700 §4.4).
 fn redirect_uris(settings: &Settings, issuer: &LocalIssuer) -> Vec<String> {
     let mut uris = settings.local.redirect_uris.clone();
     let base = settings.server.public_base();
-    let default = format!("{base}/auth-callback");
+    let first_issuers = format!("{base}/auth-callback");
     let position = settings
         .providers()
         .position(|spec| spec.issuer == issuer.issuer());
     if let Some(position) = position.filter(|position| *position != 0)
-        && uris.contains(&default)
+        && uris.contains(&first_issuers)
     {
+        uris.retain(|uri| *uri != first_issuers);
         uris.push(format!("{base}{}", crate::auth::callback_path(position)));
     }
     uris

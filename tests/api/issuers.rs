@@ -583,7 +583,7 @@ async fn an_issuer_that_promises_iss_must_send_it() {
 
 #[cfg(all(feature = "local-issuer", feature = "sessions"))]
 #[tokio::test]
-async fn the_local_issuer_listed_second_accepts_its_own_callback() {
+async fn the_local_issuer_listed_second_takes_its_own_callback_not_the_first_issuers() {
     let idp = MockIdp::start().await;
     let app = TestApp::builder()
         .local()
@@ -610,6 +610,27 @@ async fn the_local_issuer_listed_second_accepts_its_own_callback() {
         .into_owned();
     assert!(redirect.ends_with("/auth-callback/1"), "{redirect}");
     // The local sign-in page takes that redirect URI (its default list follows its position).
-    let form = browser.get(authorize).send().await.unwrap();
+    let form = browser.get(authorize.clone()).send().await.unwrap();
     assert_eq!(form.status(), 200);
+    // …and not the first issuer's `/auth-callback`: a code sent there would be exchanged at the
+    // first issuer's token endpoint.
+    let mut first_issuers = authorize;
+    let pairs: Vec<(String, String)> = first_issuers
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "redirect_uri" {
+                v.trim_end_matches("/1").to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    first_issuers.query_pairs_mut().clear().extend_pairs(&pairs);
+    assert!(
+        first_issuers.as_str().contains("auth-callback&"),
+        "{first_issuers}"
+    );
+    let refused = browser.get(first_issuers).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
 }
