@@ -91,24 +91,39 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let addr: SocketAddr = settings.server.addr;
         let public = settings.server.public_base();
         let limits = settings.server.limits;
-        let provider = settings.provider.name();
+        let provider = provider_names(&settings);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let router = protected_api::build(settings).await.context("starting the service")?;
         let addr = listener.local_addr().unwrap_or(addr); // the real port when PORT = 0
-        tracing::info!(%addr, provider, docs = %format!("{public}/docs"), "protected-api listening");
+        tracing::info!(%addr, %provider, docs = %format!("{public}/docs"), "protected-api listening");
         protected_api::serve_with(listener, router, limits, shutdown_signal()).await.context("serving")?;
         tracing::info!("stopped");
         Ok(())
     })
 }
 
+/// Every provider `settings` trusts, once each in the order listed (`local, oidc`).
+fn provider_names(settings: &Settings) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for spec in settings.providers() {
+        if !names.contains(&spec.name()) {
+            names.push(spec.name());
+        }
+    }
+    names.join(", ")
+}
+
 #[cfg(feature = "local-issuer")]
 fn print_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
-    if settings.provider.kind != ProviderKind::Local {
+    // The local issuer may be any of several providers (`local, oidc`): its key is what counts.
+    if !settings
+        .providers()
+        .any(|spec| spec.kind == ProviderKind::Local)
+    {
         anyhow::bail!(
             "the token command signs with the local issuer's key, but [AUTH] PROVIDER is {}; \
              get tokens from that provider instead",
-            settings.provider.name()
+            provider_names(settings)
         );
     }
     let issuer = LocalIssuer::open(&settings.local)?;

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
+use tokio::task::JoinSet;
 use url::Url;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{
@@ -20,7 +21,7 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa_swagger_ui::{Config, oauth};
 
-use crate::auth::{DiscoveryDocument, Endpoint};
+use crate::auth::{DiscoveryDocument, Endpoint, Endpoints};
 use crate::error::ErrorBody;
 use crate::extract::Path;
 #[cfg(feature = "local-issuer")]
@@ -67,8 +68,7 @@ fn offered_scopes(state: &AppState) -> Vec<String> {
     scopes
 }
 
-fn login_urls(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Option<LoginUrls> {
-    let endpoints = &state.endpoints;
+fn login_urls(endpoints: &Endpoints, discovered: Option<&DiscoveryDocument>) -> Option<LoginUrls> {
     Some(LoginUrls {
         authorize: endpoints.configured_or(Endpoint::Authorize, discovered)?,
         token: endpoints.configured_or(Endpoint::Token, discovered),
@@ -113,8 +113,37 @@ fn issuer_doc(_: &AppState) -> Option<utoipa::openapi::OpenApi> {
     None
 }
 
-/// The OpenAPI document for this configuration, as JSON.
-pub fn document(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Value {
+/// The OAuth2 security schemes: one per provider that has a login page, named `oauth2` for the first
+/// provider (so a single-provider document is unchanged) and `oauth2_NAME` for each other. A provider
+/// with several issuers offers the login page of the first that has one. `discovered` holds each
+/// issuer's discovery document, in the order of [`crate::Settings::providers`], where known.
+fn login_schemes(
+    state: &AppState,
+    discovered: &[Option<Arc<DiscoveryDocument>>],
+) -> Vec<(String, &'static str, LoginUrls)> {
+    let mut schemes: Vec<(String, &'static str, LoginUrls)> = Vec::new();
+    for (index, (spec, _)) in state.verifier.issuers().enumerate() {
+        let name = spec.name();
+        if schemes.iter().any(|(_, taken, _)| *taken == name) {
+            continue;
+        }
+        let document = discovered.get(index).and_then(Option::as_deref);
+        let Some(login) = login_urls(&state.issuer(index).endpoints, document) else {
+            continue;
+        };
+        let scheme = if name == state.verifier.spec().name() {
+            "oauth2".to_owned()
+        } else {
+            format!("oauth2_{name}")
+        };
+        schemes.push((scheme, name, login));
+    }
+    schemes
+}
+
+/// The OpenAPI document for this configuration, as JSON. `discovered` holds each issuer's discovery
+/// document, in the order of [`crate::Settings::providers`], where known.
+pub fn document(state: &AppState, discovered: &[Option<Arc<DiscoveryDocument>>]) -> Value {
     let mut doc = ApiDoc::openapi();
     if let Some(issuer) = issuer_doc(state) {
         doc.merge(issuer);
@@ -134,8 +163,8 @@ pub fn document(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Val
                 .build(),
         ),
     );
-    let login = login_urls(state, discovered);
-    if let Some(login) = &login {
+    let schemes = login_schemes(state, discovered);
+    for (scheme, provider, login) in &schemes {
         let scopes = || {
             Scopes::from_iter(offered_scopes(state).into_iter().map(|scope| {
                 let description = format!("request {scope}");
@@ -154,23 +183,28 @@ pub fn document(state: &AppState, discovered: Option<&DiscoveryDocument>) -> Val
             )));
         }
         let description = format!(
-            "Log in with the {} provider (authorization code with PKCE, or implicit).",
-            state.verifier.spec().name()
+            "Log in with the {provider} provider (authorization code with PKCE, or implicit)."
         );
         components.add_security_scheme(
-            "oauth2",
+            scheme.as_str(),
             SecurityScheme::OAuth2(OAuth2::with_description(flows, description)),
         );
     }
     let mut json = serde_json::to_value(&doc).unwrap_or(Value::Null);
-    if login.is_none() {
-        drop_security_requirement(&mut json, "oauth2");
-    }
+    let names: Vec<&str> = schemes
+        .iter()
+        .map(|(scheme, _, _)| scheme.as_str())
+        .collect();
+    offer_login_schemes(&mut json, &names);
     json
 }
 
-/// Removes `{name: []}` from every operation's `security`: a requirement must name a defined scheme.
-fn drop_security_requirement(doc: &mut Value, name: &str) {
+/// Where an operation accepts `oauth2`, it accepts each of `schemes` instead (each one requirement,
+/// any of which is enough); with none, the requirement goes: it must name a defined scheme.
+fn offer_login_schemes(doc: &mut Value, schemes: &[&str]) {
+    if schemes == ["oauth2"] {
+        return;
+    }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -179,8 +213,17 @@ fn drop_security_requirement(doc: &mut Value, name: &str) {
         .filter_map(Value::as_object_mut)
         .flat_map(|item| item.values_mut())
     {
-        if let Some(security) = operation.get_mut("security").and_then(Value::as_array_mut) {
-            security.retain(|requirement| requirement.get(name).is_none());
+        let Some(security) = operation.get_mut("security").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        if let Some(at) = security
+            .iter()
+            .position(|requirement| requirement.get("oauth2").is_some())
+        {
+            let offered = schemes
+                .iter()
+                .map(|scheme| serde_json::json!({ *scheme: [] }));
+            security.splice(at..=at, offered);
         }
     }
 }
@@ -231,16 +274,28 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
 }
 
-/// The document; for OIDC the discovered login endpoints are included once discovery answers.
+/// The document; for OIDC the discovered login endpoints are included once discovery answers. Every
+/// issuer's document is asked for at once, each for at most 3 s.
 async fn openapi_json(State(state): State<AppState>) -> Json<Value> {
-    let discovered = match &state.discovery {
-        Some(discovery) => tokio::time::timeout(Duration::from_secs(3), discovery.document())
-            .await
-            .ok()
-            .and_then(Result::ok),
-        None => None,
-    };
-    Json(document(&state, discovered.as_deref()))
+    let mut fetches = JoinSet::new();
+    for (index, issuer) in state.issuers.iter().enumerate() {
+        if let Some(discovery) = issuer.discovery.clone() {
+            fetches.spawn(async move {
+                let found =
+                    tokio::time::timeout(Duration::from_secs(3), discovery.document()).await;
+                (index, found.ok().and_then(Result::ok))
+            });
+        }
+    }
+    let mut discovered = vec![None; state.issuers.len()];
+    while let Some(done) = fetches.join_next().await {
+        if let Ok((index, document)) = done
+            && let Some(slot) = discovered.get_mut(index)
+        {
+            *slot = document;
+        }
+    }
+    Json(document(&state, &discovered))
 }
 
 fn swagger_file(file: &str, config: &Arc<Config<'static>>) -> Response {

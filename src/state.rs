@@ -22,6 +22,9 @@ pub enum StartError {
     /// The HTTP client for the provider's documents.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// No provider to trust (a `Settings` built by hand with none).
+    #[error("no provider configured")]
+    NoProvider,
     /// The user-info cache's URL.
     #[error(transparent)]
     Cache(#[from] CacheUrlError),
@@ -40,10 +43,13 @@ pub struct Handles {
     pub verifier: Verifier,
     /// The settings the service started with.
     pub settings: Arc<Settings>,
-    /// The provider's discovery document (OIDC), fetched lazily.
+    /// The first provider's discovery document (OIDC), fetched lazily.
     pub discovery: Option<Discovery>,
-    /// The provider's login, token, userinfo and logout endpoints: configured, else discovered.
+    /// The first provider's login, token, userinfo and logout endpoints: configured, else discovered.
     pub endpoints: Endpoints,
+    /// Every trusted issuer's discovery and endpoints, in the order of [`Settings::providers`] (the
+    /// first is [`Handles::discovery`] and [`Handles::endpoints`]).
+    pub issuers: Vec<IssuerHandles>,
     /// The embedded issuer, when `[AUTH] PROVIDER = local`.
     #[cfg(feature = "local-issuer")]
     pub issuer: Option<IssuerState>,
@@ -51,6 +57,29 @@ pub struct Handles {
     pub userinfo: UserInfoStore,
     /// The HTTP client for calls to the provider.
     pub http: HttpFetcher,
+}
+
+/// What the service holds about one trusted issuer besides its keys (those are in the [`Verifier`]).
+#[derive(Debug, Clone)]
+pub struct IssuerHandles {
+    /// Its discovery document (OIDC), fetched lazily.
+    pub discovery: Option<Discovery>,
+    /// Its login, token, userinfo and logout endpoints: configured, else discovered.
+    pub endpoints: Endpoints,
+}
+
+impl AppState {
+    /// The handles of the issuer at `index` in [`Settings::providers`] (a token's
+    /// [`crate::auth::Verified::issuer_index`]); the first issuer's for an index out of range.
+    pub fn issuer(&self, index: usize) -> IssuerHandles {
+        self.issuers
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| IssuerHandles {
+                discovery: self.discovery.clone(),
+                endpoints: self.endpoints.clone(),
+            })
+    }
 }
 
 impl Deref for AppState {
@@ -95,32 +124,50 @@ impl AppState {
     /// When the local issuer's files cannot be read or created, or no HTTP client can be built.
     pub async fn new(settings: Settings) -> Result<Self, StartError> {
         let http = HttpFetcher::new()?;
-        let spec = settings.provider.clone();
         let ttl = settings.auth.jwks_ttl;
         let min_refresh = settings.auth.jwks_min_refresh;
-        let mut discovery = None;
         #[cfg(feature = "local-issuer")]
         let mut local = None;
-        let keys = match &spec.keys {
-            #[cfg(feature = "local-issuer")]
-            KeySource::Local => {
-                let issuer = LocalIssuer::open(&settings.local)?;
-                let keys = KeyStore::fixed(issuer.key_set());
-                local = Some(issuer);
-                keys
-            }
-            KeySource::JwksUri(uri) => {
-                KeyStore::remote(uri.clone(), http.clone(), ttl, min_refresh)
-            }
-            KeySource::Discover(issuer_url) => {
-                let found = Discovery::new(&spec.issuer, issuer_url, http.clone(), min_refresh);
-                tokio::spawn(found.clone().check_at_start());
-                discovery = Some(found.clone());
-                KeyStore::discovered(found, http.clone(), ttl, min_refresh)
-            }
+        let mut trusted = Vec::new();
+        let mut issuers = Vec::new();
+        for spec in settings.providers() {
+            let mut discovery = None;
+            // Each issuer gets its own key store: keys never cross issuers, even with equal `kid`s.
+            let keys = match &spec.keys {
+                #[cfg(feature = "local-issuer")]
+                KeySource::Local => {
+                    let issuer = LocalIssuer::open(&settings.local)?;
+                    let keys = KeyStore::fixed(issuer.key_set());
+                    local = Some(issuer);
+                    keys
+                }
+                KeySource::JwksUri(uri) => {
+                    KeyStore::remote(uri.clone(), http.clone(), ttl, min_refresh)
+                }
+                KeySource::Discover(issuer_url) => {
+                    let found = Discovery::new(&spec.issuer, issuer_url, http.clone(), min_refresh);
+                    tokio::spawn(found.clone().check_at_start());
+                    discovery = Some(found.clone());
+                    KeyStore::discovered(found, http.clone(), ttl, min_refresh)
+                }
+            };
+            let endpoints = Endpoints::new(spec.login.clone(), discovery.clone());
+            issuers.push(IssuerHandles {
+                discovery,
+                endpoints,
+            });
+            trusted.push((spec.clone(), keys));
+        }
+        let mut trusted = trusted.into_iter();
+        let (Some(first), Some(handles)) = (trusted.next(), issuers.first().cloned()) else {
+            // `Settings` always holds one provider; this keeps that promise out of the panic path.
+            return Err(StartError::NoProvider);
         };
-        let endpoints = Endpoints::new(spec.login.clone(), discovery.clone());
-        let verifier = Verifier::new(spec, settings.auth.clone(), keys);
+        let verifier = Verifier::trusting(settings.auth.clone(), first, trusted.collect());
+        let IssuerHandles {
+            discovery,
+            endpoints,
+        } = handles;
         #[cfg(feature = "local-issuer")]
         let issuer = match local {
             Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
@@ -132,6 +179,7 @@ impl AppState {
             settings: Arc::new(settings),
             discovery,
             endpoints,
+            issuers,
             #[cfg(feature = "local-issuer")]
             issuer,
             userinfo,

@@ -43,6 +43,8 @@ pub(crate) enum Cached {
 #[derive(Debug, Clone)]
 struct Entry {
     outcome: Cached,
+    /// The trusted issuer whose key set `generation` counts.
+    issuer: usize,
     generation: u64,
     /// The last second (since the epoch) the entry may be served.
     serve_until: u64,
@@ -70,11 +72,19 @@ impl TokenCache {
         key
     }
 
-    /// What is known about the token under the key set `generation` at `now` (seconds since the
-    /// epoch), if anything. An entry of another generation or past its time is dropped.
-    pub(crate) fn get(&self, key: &TokenDigest, generation: u64, now: u64) -> Option<Cached> {
+    /// What is known about the token at `now` (seconds since the epoch), if anything. An entry counts
+    /// only while its issuer's key set is still the one it was computed with (`current` gives each
+    /// issuer's fresh generation, `None` when its keys are stale); one of another generation or past
+    /// its time is dropped. The issuer comes from the entry, so a hit needs no look into the token.
+    pub(crate) fn get(
+        &self,
+        key: &TokenDigest,
+        now: u64,
+        current: impl Fn(usize) -> Option<u64>,
+    ) -> Option<Cached> {
         for cache in [&self.accepted, &self.refused] {
             if let Some(entry) = cache.get(key) {
+                let generation = current(entry.issuer)?;
                 if entry.generation == generation && now <= entry.serve_until {
                     return Some(entry.outcome);
                 }
@@ -90,6 +100,7 @@ impl TokenCache {
         &self,
         key: TokenDigest,
         result: &Result<Verified, TokenError>,
+        issuer: usize,
         generation: u64,
         now: u64,
         leeway: u64,
@@ -99,6 +110,7 @@ impl TokenCache {
                 key,
                 Entry {
                     outcome: Cached::Accepted(verified.clone()),
+                    issuer,
                     generation,
                     serve_until: verified.expires_at().saturating_add(leeway),
                 },
@@ -107,6 +119,7 @@ impl TokenCache {
                 key,
                 Entry {
                     outcome: Cached::Refused(error.clone()),
+                    issuer,
                     generation,
                     serve_until: now.saturating_add(REFUSED_TTL.as_secs()),
                 },
@@ -131,6 +144,7 @@ mod tests {
         let payload = json!({"sub": "u", "exp": exp});
         Verified::new(
             serde_json::value::to_raw_value(&payload).unwrap(),
+            0,
             payload.as_object().unwrap(),
             &ClaimPath::new("scope"),
             &ClaimPath::new("permissions"),
@@ -141,22 +155,40 @@ mod tests {
     fn an_accepted_token_counts_only_for_its_key_generation_and_until_exp() {
         let cache = TokenCache::new();
         let key = TokenCache::digest("token");
-        cache.put(key, &Ok(verified(1_000)), 7, 900, 30);
+        cache.put(key, &Ok(verified(1_000)), 0, 7, 900, 30);
         assert!(matches!(
-            cache.get(&key, 7, 1_030),
+            cache.get(&key, 1_030, |_| Some(7)),
             Some(Cached::Accepted(_))
         ));
         assert!(
-            cache.get(&key, 8, 950).is_none(),
+            cache.get(&key, 950, |_| Some(8)).is_none(),
             "a refreshed key set invalidates it"
         );
         assert!(
-            cache.get(&key, 7, 950).is_none(),
+            cache.get(&key, 950, |_| Some(7)).is_none(),
             "and the entry is gone, not kept for the old generation"
         );
-        cache.put(key, &Ok(verified(1_000)), 7, 900, 30);
-        assert!(cache.get(&key, 7, 1_031).is_none(), "past exp + leeway");
+        cache.put(key, &Ok(verified(1_000)), 0, 7, 900, 30);
+        assert!(
+            cache.get(&key, 1_031, |_| Some(7)).is_none(),
+            "past exp + leeway"
+        );
         assert_eq!(cache.accepted_len(), 0, "dropped on that lookup");
+    }
+
+    #[test]
+    fn an_entry_counts_against_the_key_set_of_its_own_issuer() {
+        let cache = TokenCache::new();
+        let key = TokenCache::digest("token");
+        cache.put(key, &Ok(verified(1_000)), 1, 7, 900, 30);
+        let generations = |issuer| [Some(3), Some(7)][issuer];
+        assert!(cache.get(&key, 950, generations).is_some());
+        // Issuer 1's keys refreshed, issuer 0's happen to be at generation 7: the entry is gone.
+        assert!(
+            cache
+                .get(&key, 950, |issuer| [Some(7), Some(8)][issuer])
+                .is_none()
+        );
     }
 
     #[test]
@@ -165,21 +197,21 @@ mod tests {
         let bad = TokenCache::digest("bad");
         let early = TokenCache::digest("early");
         let unknown = TokenCache::digest("unknown");
-        cache.put(bad, &Err(TokenError::BadSignature), 1, 0, 0);
-        cache.put(early, &Err(TokenError::NotYetValid), 1, 0, 0);
-        cache.put(unknown, &Err(TokenError::UnknownKey), 1, 0, 0);
+        cache.put(bad, &Err(TokenError::BadSignature), 0, 1, 0, 0);
+        cache.put(early, &Err(TokenError::NotYetValid), 0, 1, 0, 0);
+        cache.put(unknown, &Err(TokenError::UnknownKey), 0, 1, 0, 0);
         assert!(matches!(
-            cache.get(&bad, 1, 60),
+            cache.get(&bad, 60, |_| Some(1)),
             Some(Cached::Refused(TokenError::BadSignature))
         ));
         assert!(
-            cache.get(&bad, 1, 61).is_none(),
+            cache.get(&bad, 61, |_| Some(1)).is_none(),
             "a refusal is kept a minute"
         );
-        cache.put(bad, &Err(TokenError::BadSignature), 1, 0, 0);
-        assert!(cache.get(&bad, 2, 0).is_none());
-        assert!(cache.get(&early, 1, 0).is_none());
-        assert!(cache.get(&unknown, 1, 0).is_none());
+        cache.put(bad, &Err(TokenError::BadSignature), 0, 1, 0, 0);
+        assert!(cache.get(&bad, 0, |_| Some(2)).is_none());
+        assert!(cache.get(&early, 0, |_| Some(1)).is_none());
+        assert!(cache.get(&unknown, 0, |_| Some(1)).is_none());
     }
 
     #[test]
@@ -187,10 +219,11 @@ mod tests {
         let cache = TokenCache::new();
         for i in 0..100_000u32 {
             let key = TokenCache::digest(&format!("token-{i}"));
-            cache.put(key, &Ok(verified(u64::MAX / 2)), 1, 0, 0);
+            cache.put(key, &Ok(verified(u64::MAX / 2)), 0, 1, 0, 0);
             cache.put(
                 TokenCache::digest(&format!("forged-{i}")),
                 &Err(TokenError::BadSignature),
+                0,
                 1,
                 0,
                 0,

@@ -76,6 +76,7 @@ pub struct Verified(Arc<VerifiedToken>);
 #[derive(Debug)]
 struct VerifiedToken {
     payload: Box<RawValue>,
+    issuer: usize,
     sub: Option<Box<str>>,
     expires_at: u64,
     scopes: Grants,
@@ -83,10 +84,12 @@ struct VerifiedToken {
 }
 
 impl Verified {
-    /// Wraps a checked payload (`payload` is its JSON text, `claims` the same parsed), reading `sub`,
-    /// `exp`, scopes (`scope_claim`, else `scp`) and permissions.
+    /// Wraps a checked payload (`payload` is its JSON text, `claims` the same parsed, `issuer` the
+    /// position of the issuer that verified it), reading `sub`, `exp`, scopes (`scope_claim`, else
+    /// `scp`) and permissions.
     pub(crate) fn new(
         payload: Box<RawValue>,
+        issuer: usize,
         claims: &Map<String, Value>,
         scope_claim: &ClaimPath,
         permissions_claim: &ClaimPath,
@@ -97,11 +100,18 @@ impl Verified {
         };
         Self(Arc::new(VerifiedToken {
             payload,
+            issuer,
             sub: claims.get("sub").and_then(Value::as_str).map(Box::from),
             expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
             scopes,
             permissions: Grants::from_claim(permissions_claim.lookup(claims)),
         }))
+    }
+
+    /// Which trusted issuer verified the token: its position in [`crate::Settings::providers`] (0 with
+    /// one issuer).
+    pub fn issuer_index(&self) -> usize {
+        self.0.issuer
     }
 
     /// Every claim of the token: the payload's JSON text, as signed.
@@ -207,6 +217,7 @@ mod tests {
     fn verified(payload: Value, scope_claim: &str, permissions_claim: &str) -> Verified {
         Verified::new(
             serde_json::value::to_raw_value(&payload).unwrap(),
+            0,
             payload.as_object().unwrap(),
             &ClaimPath::new(scope_claim),
             &ClaimPath::new(permissions_claim),

@@ -26,6 +26,9 @@ pub struct DiscoveryDocument {
     pub userinfo_endpoint: Option<Url>,
     /// RP-initiated logout.
     pub end_session_endpoint: Option<Url>,
+    /// RFC 9207 §3: the provider names itself (`iss`) in every authorization response.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// The configured issuer and the one a discovery document names, when they differ.

@@ -79,6 +79,18 @@ fn discovered(document: &DiscoveryDocument, endpoint: Endpoint) -> Option<&Url> 
     }
 }
 
+/// The path the issuer at `index` in [`crate::Settings::providers`] sends the browser back to:
+/// `/auth-callback` for the first (so one issuer's setup never changes), `/auth-callback/N` for the
+/// others. One redirect URI per issuer tells the callback which issuer answered before any code is
+/// sent anywhere (RFC 9700 §4.4.2: a mix-up defence).
+pub fn callback_path(index: usize) -> String {
+    if index == 0 {
+        "/auth-callback".to_owned()
+    } else {
+        format!("/auth-callback/{index}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

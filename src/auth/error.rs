@@ -48,6 +48,9 @@ pub enum TokenError {
     /// `iss` is not the configured issuer.
     #[error("issuer mismatch")]
     IssuerMismatch,
+    /// Several issuers are trusted and `iss` names none of them: no key was looked up or fetched.
+    #[error("unknown issuer")]
+    UnknownIssuer,
     /// `aud` does not contain the configured audience (or Cognito's `client_id` differs).
     #[error("audience mismatch")]
     AudienceMismatch,
@@ -94,7 +97,7 @@ impl TokenError {
             Self::BadSignature => "bad_signature",
             Self::Expired => "expired",
             Self::NotYetValid | Self::IssuedInFuture | Self::AuthTimeInFuture => "not_yet_valid",
-            Self::IssuerMismatch => "issuer",
+            Self::IssuerMismatch | Self::UnknownIssuer => "issuer",
             Self::AudienceMismatch => "audience",
             Self::MissingClaim(_) | Self::WrongTokenUse | Self::SubjectMismatch => "claims",
             Self::NotAnAccessToken => "type",

@@ -32,7 +32,7 @@ pub use claims::{Claims, Grants, RegisteredClaims, Verified};
 pub use cookie::{ID_TOKEN_COOKIE, SESSION_COOKIE};
 pub use credentials::{bearer_token, id_token, request_token};
 pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};
-pub use endpoints::{Endpoint, Endpoints};
+pub use endpoints::{Endpoint, Endpoints, callback_path};
 pub use error::{IdTokenError, TokenError, VerifyError};
 pub use extract::{AccessToken, IdToken};
 pub use fetch::{FetchError, HttpFetcher};

@@ -1,5 +1,7 @@
-//! [`Verifier::verify`]: size, header rules, key by `kid`, signature, registered claims, provider rules.
+//! [`Verifier::verify`]: size, issuer by `iss`, header rules, key by `kid`, signature, registered
+//! claims, provider rules.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use super::providers::{ProviderSpec, TokenPurpose};
 use crate::config::AuthSettings;
 use crate::telemetry::metrics;
 
-/// Checks tokens against the configured provider. Cheap to clone; clones share the key cache.
+/// Checks tokens against the configured providers. Cheap to clone; clones share the key caches.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     inner: Arc<Inner>,
@@ -26,13 +28,45 @@ pub struct Verifier {
 
 #[derive(Debug)]
 struct Inner {
-    spec: ProviderSpec,
     auth: AuthSettings,
+    /// Never empty; the first is the default provider.
+    issuers: Box<[Trusted]>,
+    /// One cache for every issuer: each entry names the issuer whose keys it was checked with.
+    cache: TokenCache,
+}
+
+/// One trusted issuer: its spec, its own key store and its own rules. Nothing here is shared with
+/// another issuer, so a key never verifies a token of an issuer that did not publish it.
+#[derive(Debug)]
+struct Trusted {
+    spec: ProviderSpec,
     keys: KeyStore,
     validations: Validations,
     /// For ID tokens: the same issuer and keys, the client as audience. `None` without a client id.
     id_validations: Option<Validations>,
-    cache: TokenCache,
+}
+
+impl Trusted {
+    fn new(spec: ProviderSpec, auth: &AuthSettings, keys: KeyStore) -> Self {
+        let validations = Validations::new(&spec, auth, &spec.audiences);
+        let id_validations = spec
+            .id_token_audience()
+            .map(|audience| Validations::new(&spec, auth, &[audience.to_owned()]));
+        Self {
+            spec,
+            keys,
+            validations,
+            id_validations,
+        }
+    }
+}
+
+/// The one payload member read before the signature is checked, and only to pick the issuer whose
+/// keys and rules then decide (RFC 8725 §3.8: the issuer is trusted only once verified).
+#[derive(Deserialize)]
+struct UnverifiedIssuer<'a> {
+    #[serde(borrow, default)]
+    iss: Option<Cow<'a, str>>,
 }
 
 /// One `Validation` per allowed algorithm. jsonwebtoken refuses a `Validation` whose list holds an
@@ -78,25 +112,32 @@ struct JoseHeader {
 impl Verifier {
     /// A verifier for `spec`'s tokens, with `auth`'s leeway and size limit, taking keys from `keys`.
     pub fn new(spec: ProviderSpec, auth: AuthSettings, keys: KeyStore) -> Self {
-        let validations = Validations::new(&spec, &auth, &spec.audiences);
-        let id_validations = spec
-            .id_token_audience()
-            .map(|audience| Validations::new(&spec, &auth, &[audience.to_owned()]));
+        Self::trusting(auth, (spec, keys), Vec::new())
+    }
+
+    /// A verifier for several issuers: `first`, then `others`, each with its own key store. A token is
+    /// checked only by the issuer its `iss` names.
+    pub fn trusting(
+        auth: AuthSettings,
+        first: (ProviderSpec, KeyStore),
+        others: Vec<(ProviderSpec, KeyStore)>,
+    ) -> Self {
+        let issuers = std::iter::once(first)
+            .chain(others)
+            .map(|(spec, keys)| Trusted::new(spec, &auth, keys))
+            .collect();
         Self {
             inner: Arc::new(Inner {
-                spec,
                 auth,
-                keys,
-                validations,
-                id_validations,
+                issuers,
                 cache: TokenCache::new(),
             }),
         }
     }
 
-    /// The provider this verifier trusts.
+    /// The first (default) provider this verifier trusts.
     pub fn spec(&self) -> &ProviderSpec {
-        &self.inner.spec
+        &self.first().spec
     }
 
     /// `[AUTH]` settings (scope and permission names, leeway).
@@ -104,9 +145,78 @@ impl Verifier {
         &self.inner.auth
     }
 
-    /// The key cache.
+    /// The first (default) provider's key cache.
     pub fn keys(&self) -> &KeyStore {
-        &self.inner.keys
+        &self.first().keys
+    }
+
+    /// Every trusted issuer's spec and key cache, in the order of [`crate::Settings::providers`].
+    pub fn issuers(&self) -> impl Iterator<Item = (&ProviderSpec, &KeyStore)> {
+        self.inner
+            .issuers
+            .iter()
+            .map(|trusted| (&trusted.spec, &trusted.keys))
+    }
+
+    /// The spec of the issuer at `index` in [`crate::Settings::providers`]; the first's when out of
+    /// range.
+    pub fn issuer_spec(&self, index: usize) -> &ProviderSpec {
+        self.inner
+            .issuers
+            .get(index)
+            .map_or_else(|| self.spec(), |trusted| &trusted.spec)
+    }
+
+    /// The spec of the issuer at `index` in [`crate::Settings::providers`], if there is one.
+    pub fn issuer(&self, index: usize) -> Option<&ProviderSpec> {
+        self.inner.issuers.get(index).map(|trusted| &trusted.spec)
+    }
+
+    /// The spec of the issuer that verified `verified`.
+    pub fn spec_of(&self, verified: &Verified) -> &ProviderSpec {
+        self.issuer_spec(verified.issuer_index())
+    }
+
+    fn first(&self) -> &Trusted {
+        // `trusting` always puts `first` there.
+        &self.inner.issuers[0]
+    }
+
+    /// The issuer that owns `token`, by the exact `iss` of its (not yet verified) payload. With one
+    /// issuer the payload is not read here: jsonwebtoken checks `iss` as before.
+    fn route(&self, token: &str) -> Result<(usize, &Trusted), TokenError> {
+        let issuers = &self.inner.issuers;
+        if let [only] = &issuers[..] {
+            return Ok((0, only));
+        }
+        let index = self.issuer_named_by(token)?;
+        Ok((index, &issuers[index]))
+    }
+
+    /// The position of the issuer whose identifier is exactly the `iss` of `token`'s payload, read
+    /// WITHOUT checking the signature: only to choose where to send something (whose keys, whose
+    /// logout page), never to trust what the token says (RFC 8725 §2.1). No request is made.
+    ///
+    /// # Errors
+    /// When the payload cannot be read, has no `iss`, or names no trusted issuer.
+    pub fn issuer_named_by(&self, token: &str) -> Result<usize, TokenError> {
+        let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenError::Malformed)?;
+        let unverified: UnverifiedIssuer<'_> =
+            serde_json::from_slice(&json).map_err(|_| TokenError::MalformedClaims)?;
+        let iss = unverified.iss.ok_or(TokenError::MissingClaim("iss"))?;
+        self.inner
+            .issuers
+            .iter()
+            .position(|trusted| trusted.spec.issuer == iss)
+            .ok_or(TokenError::UnknownIssuer)
+    }
+
+    /// How many issuers are trusted.
+    pub fn issuer_count(&self) -> usize {
+        self.inner.issuers.len()
     }
 
     /// Verifies a compact JWS access token, or answers from the verified-token cache when this token
@@ -120,13 +230,13 @@ impl Verifier {
             return Err(TokenError::TooLarge.into());
         }
         let digest = TokenCache::digest(token);
-        let generation = self.inner.keys.fresh_generation();
-        let leeway = self.inner.auth.leeway.as_secs();
-        let cached = generation.and_then(|generation| {
-            self.inner
-                .cache
-                .get(&digest, generation, get_current_timestamp())
-        });
+        let issuers = &self.inner.issuers;
+        let cached = self
+            .inner
+            .cache
+            .get(&digest, get_current_timestamp(), |issuer| {
+                issuers.get(issuer)?.keys.fresh_generation()
+            });
         if let Some(cached) = cached {
             metrics::token_cache(true);
             return match cached {
@@ -135,27 +245,29 @@ impl Verifier {
             };
         }
         metrics::token_cache(false);
-        let result = self.verify_signed(token, TokenPurpose::Access).await;
+        // An unknown issuer is refused here, before any key lookup, so it never causes a fetch.
+        let (index, trusted) = self.route(token)?;
+        let generation = trusted.keys.fresh_generation();
+        let leeway = self.inner.auth.leeway.as_secs();
+        let result = self
+            .verify_signed(index, trusted, token, TokenPurpose::Access)
+            .await;
         // Cache only what was computed entirely with one fresh key set (no refresh happened meanwhile).
-        if let Some(generation) =
-            generation.filter(|g| self.inner.keys.fresh_generation() == Some(*g))
+        if let Some(generation) = generation.filter(|g| trusted.keys.fresh_generation() == Some(*g))
         {
+            let now = get_current_timestamp();
             match &result {
-                Ok(verified) => self.inner.cache.put(
-                    digest,
-                    &Ok(verified.clone()),
-                    generation,
-                    get_current_timestamp(),
-                    leeway,
-                ),
+                Ok(verified) => {
+                    let outcome = Ok(verified.clone());
+                    self.inner
+                        .cache
+                        .put(digest, &outcome, index, generation, now, leeway);
+                }
                 Err(VerifyError::Token(error)) => {
-                    self.inner.cache.put(
-                        digest,
-                        &Err(error.clone()),
-                        generation,
-                        get_current_timestamp(),
-                        leeway,
-                    );
+                    let outcome = Err(error.clone());
+                    self.inner
+                        .cache
+                        .put(digest, &outcome, index, generation, now, leeway);
                 }
                 Err(VerifyError::KeysUnavailable) => {}
             }
@@ -184,7 +296,10 @@ impl Verifier {
         if token.len() > self.inner.auth.max_token_bytes {
             return Err(refused(TokenError::TooLarge));
         }
-        let verified = self.verify_signed(token, TokenPurpose::Id).await?;
+        let (index, trusted) = self.route(token).map_err(refused)?;
+        let verified = self
+            .verify_signed(index, trusted, token, TokenPurpose::Id)
+            .await?;
         if verified.sub() != sub {
             return Err(refused(TokenError::SubjectMismatch));
         }
@@ -195,13 +310,14 @@ impl Verifier {
     #[tracing::instrument(level = "debug", skip_all, fields(kid))]
     async fn verify_signed(
         &self,
+        index: usize,
+        trusted: &Trusted,
         token: &str,
         purpose: TokenPurpose,
     ) -> Result<Verified, VerifyError> {
         let validations = match purpose {
-            TokenPurpose::Access => &self.inner.validations,
-            TokenPurpose::Id => self
-                .inner
+            TokenPurpose::Access => &trusted.validations,
+            TokenPurpose::Id => trusted
                 .id_validations
                 .as_ref()
                 .ok_or(TokenError::AudienceMismatch)?,
@@ -223,7 +339,7 @@ impl Verifier {
         if let Some(kid) = &header.kid {
             tracing::Span::current().record("kid", kid.as_str());
         }
-        let key = self.inner.keys.key_for(header.kid.as_deref(), alg).await?;
+        let key = trusted.keys.key_for(header.kid.as_deref(), alg).await?;
         // The payload's JSON text, kept as signed; parsed once more below for the rules.
         let payload = jsonwebtoken::decode::<Box<RawValue>>(token, &key.key, validation)
             .map_err(TokenError::from)?
@@ -248,12 +364,13 @@ impl Verifier {
         {
             return Err(TokenError::MalformedClaims.into());
         }
-        self.inner.spec.check_rules(&claims, purpose, now, leeway)?;
+        trusted.spec.check_rules(&claims, purpose, now, leeway)?;
         Ok(Verified::new(
             payload,
+            index,
             &claims,
-            &self.inner.spec.scope_claim,
-            &self.inner.spec.permissions_claim,
+            &trusted.spec.scope_claim,
+            &trusted.spec.permissions_claim,
         ))
     }
 }

@@ -7,6 +7,7 @@
 pub(crate) mod error;
 pub(crate) mod raw;
 pub(crate) mod secret;
+mod select;
 pub(crate) mod urls;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::auth::providers::{self, ProviderSpec};
+use crate::auth::providers::ProviderSpec;
 use crate::server::ServerLimits;
 
 pub use error::ConfigError;
@@ -96,8 +97,12 @@ pub struct Settings {
     pub server: ServerSettings,
     /// `[AUTH]`.
     pub auth: AuthSettings,
-    /// The selected provider, resolved into issuer, audience, keys and claim names.
+    /// The first trusted issuer (the only one, unless `[AUTH] PROVIDER` or an `ISSUER` lists several),
+    /// resolved into issuer, audience, keys and claim names. Browser login uses it by default.
     pub provider: ProviderSpec,
+    /// The other trusted issuers, in the order configured; empty with one issuer. Each token is checked
+    /// by the one issuer its `iss` names: see [`Settings::providers`].
+    pub extra_providers: Vec<ProviderSpec>,
     /// `[LOCAL]` (used when the provider is `local`, and by the `token` command).
     #[cfg(feature = "local-issuer")]
     pub local: crate::issuer::LocalSettings,
@@ -108,6 +113,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Every trusted issuer: [`Settings::provider`], then [`Settings::extra_providers`].
+    pub fn providers(&self) -> impl Iterator<Item = &ProviderSpec> {
+        std::iter::once(&self.provider).chain(&self.extra_providers)
+    }
+
     /// Defaults, then `file` (or `.config` in the working directory when it exists), then the process
     /// environment.
     ///
@@ -156,10 +166,9 @@ impl RawSettings {
     fn parse(&self) -> Result<Settings, ConfigError> {
         let server = self.server()?;
         let auth = self.auth()?;
-        let provider = match self.provider_name().as_deref() {
-            None => self.default_provider(&server)?,
-            Some("local") => self.local_provider(&server)?,
-            Some(name) => providers::spec(name, self)?,
+        let mut providers = self.providers(&server)?.into_iter();
+        let Some(provider) = providers.next() else {
+            return Err(ConfigError::key("AUTH", "PROVIDER", "empty"));
         };
         Ok(Settings {
             #[cfg(feature = "local-issuer")]
@@ -167,6 +176,7 @@ impl RawSettings {
             server,
             auth,
             provider,
+            extra_providers: providers.collect(),
             cache: CacheSettings {
                 url: self.cache_url()?,
                 userinfo_ttl: self.seconds_or("CACHE", "USERINFO_TTL", 300)?,
@@ -187,44 +197,6 @@ impl RawSettings {
                 }
             },
         })
-    }
-
-    /// No provider named: the embedded development issuer, so a fresh clone runs with no settings.
-    #[cfg(feature = "local-issuer")]
-    fn default_provider(&self, server: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        self.local_provider(server)
-    }
-
-    /// No provider named, and no development issuer to fall back on: the reader has to name one.
-    #[cfg(not(feature = "local-issuer"))]
-    fn default_provider(&self, _: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        Err(ConfigError::key(
-            "AUTH",
-            "PROVIDER",
-            "missing; this binary has no local issuer (feature local-issuer), so name a provider: \
-             auth0, cognito, firebase, fief or oidc",
-        ))
-    }
-
-    /// `[AUTH] PROVIDER = local`: the embedded issuer, on loopback unless `[LOCAL] ALLOW_NETWORK`.
-    #[cfg(feature = "local-issuer")]
-    fn local_provider(&self, server: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        // `Settings::local` parses `[LOCAL]` once more: parsing is pure, so both agree, and these fns
-        // never name the issuer's types, which a build without the issuer does not have.
-        let local = crate::issuer::settings::parse(self, &server.public_base())?;
-        local.check_bind_address(server.addr.ip())?;
-        Ok(crate::issuer::provider::spec(&local))
-    }
-
-    /// `[AUTH] PROVIDER = local` in a binary built without the issuer.
-    #[cfg(not(feature = "local-issuer"))]
-    fn local_provider(&self, _: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        Err(ConfigError::needs_feature(
-            "AUTH",
-            "PROVIDER",
-            "local",
-            "local-issuer",
-        ))
     }
 
     /// `[SERVER] METRICS`: on unless turned off.

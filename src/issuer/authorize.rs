@@ -349,6 +349,9 @@ pub(super) fn grant(
                 if let Some(client_state) = &client_state {
                     query.append_pair("state", client_state);
                 }
+                // RFC 9207: the client learns which issuer answered, so a mix-up is caught
+                // before it sends the code anywhere.
+                query.append_pair("iss", state.issuer.issuer());
             })
         }
         Flow::Implicit => state

@@ -53,6 +53,7 @@ pub async fn openid_configuration(State(state): State<IssuerState>) -> Json<Valu
         "response_modes_supported": ["query", "fragment"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": state.user_scopes.iter().chain(state.default_scopes.iter()).collect::<std::collections::BTreeSet<_>>(),

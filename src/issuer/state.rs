@@ -78,16 +78,36 @@ impl IssuerState {
         let user_scopes = ["openid", "profile", "email", settings.auth.scope.as_str()]
             .map(str::to_owned)
             .to_vec();
+        let redirect_uris = redirect_uris(settings, &issuer);
         Ok(Self {
             issuer,
             client,
             default_scopes,
             user_scopes,
-            redirect_uris: settings.local.redirect_uris.clone(),
+            redirect_uris,
             verifier,
             accounts,
             failures: FailedLogins::default(),
             secure_cookies: settings.server.secure_cookies(),
         })
     }
+}
+
+/// The redirect URIs the local issuer accepts. Beside other issuers, its browser logins come back to
+/// `/auth-callback/N`, never to `/auth-callback`: that one belongs to the first issuer, and a code
+/// sent there would be redeemed at the first issuer's token endpoint (a mix-up, RFC 9700 §4.4).
+fn redirect_uris(settings: &Settings, issuer: &LocalIssuer) -> Vec<String> {
+    let mut uris = settings.local.redirect_uris.clone();
+    let base = settings.server.public_base();
+    let first_issuers = format!("{base}/auth-callback");
+    let position = settings
+        .providers()
+        .position(|spec| spec.issuer == issuer.issuer());
+    if let Some(position) = position.filter(|position| *position != 0)
+        && uris.contains(&first_issuers)
+    {
+        uris.retain(|uri| *uri != first_issuers);
+        uris.push(format!("{base}{}", crate::auth::callback_path(position)));
+    }
+    uris
 }

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::state::IssuerState;
 use super::token::profile_claims;
-use crate::auth::Claims;
+use crate::auth::providers::ProviderKind;
+use crate::auth::{Claims, TokenError};
 use crate::error::ApiError;
 
 /// The caller's profile claims (`sub` alone for machine clients).
@@ -21,6 +22,10 @@ pub async fn userinfo(
     State(state): State<IssuerState>,
     claims: Claims,
 ) -> Result<Json<Value>, ApiError> {
+    if state.verifier.spec_of(claims.verified()).kind != ProviderKind::Local {
+        // Beside another issuer (`PROVIDER = local, oidc`), its users' `sub`s are not local accounts.
+        return Err(TokenError::IssuerMismatch.into());
+    }
     let sub = claims.sub().unwrap_or_default().to_owned();
     let account = state
         .accounts

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 pub struct ResourceMetadata {
     /// This API's identifier: its public URL.
     pub resource: String,
-    /// The issuer that grants tokens for it.
+    /// Every issuer whose tokens it accepts, the default (browser login) first.
     pub authorization_servers: Vec<String>,
     /// Scopes its endpoints ask for.
     pub scopes_supported: Vec<String>,
@@ -47,7 +47,10 @@ pub async fn protected_resource(
     let base = settings.server.public_base();
     Json(ResourceMetadata {
         resource: base.clone(),
-        authorization_servers: vec![verifier.spec().issuer.clone()],
+        authorization_servers: verifier
+            .issuers()
+            .map(|(spec, _)| spec.issuer.clone())
+            .collect(),
         scopes_supported: vec![settings.auth.scope.clone()],
         bearer_methods_supported: vec!["header"],
         resource_name: "protected-api",

@@ -1,5 +1,5 @@
 //! `GET /api/user`: who is calling. From a verified ID token (`X-Id-Token`, or the session's), else the
-//! provider's userinfo endpoint (cached per token), else the access token's own claims.
+//! userinfo endpoint of the token's own issuer (cached per token), else the access token's own claims.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{AccessToken, Claims, Endpoint, IdToken};
+use crate::auth::{AccessToken, Claims, Endpoint, IdToken, IdTokenError, TokenError};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::state::AppState;
@@ -98,11 +98,25 @@ pub async fn user(
 ) -> Result<Json<User>, ApiError> {
     let sub = claims.sub().unwrap_or_default();
     if let Some(IdToken(id_token)) = id_token {
+        // A `sub` is unique only within its issuer: another issuer's user is someone else. Told by
+        // the ID token's routing `iss` first, so the other issuer's keys are not even fetched.
+        let own = claims.verified().issuer_index();
+        let another = |index: usize| index != own;
+        if state.verifier.issuer_count() > 1
+            && state.verifier.issuer_named_by(&id_token).is_ok_and(another)
+        {
+            return Err(IdTokenError(TokenError::SubjectMismatch.into()).into());
+        }
         let verified = state.verifier.verify_id_token(&id_token, Some(sub)).await?;
+        if another(verified.issuer_index()) {
+            return Err(IdTokenError(TokenError::SubjectMismatch.into()).into());
+        }
         let claims = verified.deserialize().unwrap_or_default();
         return Ok(Json(User::from_claims(claims, sub, "id_token")));
     }
-    let Some(endpoint) = state.endpoints.get(Endpoint::Userinfo).await else {
+    // The userinfo endpoint of the issuer that verified the token: only it knows the token.
+    let issuer = state.issuer(claims.verified().issuer_index());
+    let Some(endpoint) = issuer.endpoints.get(Endpoint::Userinfo).await else {
         // No userinfo endpoint (Firebase): the access token is the user's own ID token.
         let claims = claims.verified().deserialize().unwrap_or_default();
         return Ok(Json(User::from_claims(claims, sub, "access_token")));

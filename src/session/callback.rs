@@ -1,7 +1,7 @@
 //! `/auth-callback`: the provider sends the browser back with a code, which is exchanged (RFC 6749
 //! §4.1.3, with the PKCE verifier of RFC 7636 §4.5); both tokens are verified, then the session starts.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
@@ -13,19 +13,66 @@ use crate::auth::{Endpoint, Verified};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Exchanges the code, verifies the tokens and starts the session.
-pub(super) async fn callback(
-    State(state): State<AppState>,
+/// `/auth-callback`: the first issuer's answer.
+pub(super) async fn first(
+    state: State<AppState>,
     flow: LoginFlow,
     jar: CookieJar,
 ) -> Result<Response, ApiError> {
+    callback(state, 0, flow, jar).await
+}
+
+/// `/auth-callback/N`: the answer of the issuer at `N` (never 0: the first has the bare path).
+pub(super) async fn numbered(
+    state: State<AppState>,
+    Path(issuer): Path<String>,
+    flow: LoginFlow,
+    jar: CookieJar,
+) -> Result<Response, ApiError> {
+    let issuer = issuer
+        .parse()
+        .ok()
+        .filter(|index| *index != 0)
+        .ok_or(ApiError::NotFound)?;
+    callback(state, issuer, flow, jar).await
+}
+
+/// Exchanges the code, verifies the tokens and starts the session; `arrived` is the issuer whose
+/// callback path the browser came back to.
+async fn callback(
+    State(state): State<AppState>,
+    arrived: usize,
+    flow: LoginFlow,
+    jar: CookieJar,
+) -> Result<Response, ApiError> {
+    let chosen = flow.login.issuer;
+    // Mix-up defence (RFC 9700 §4.4.2), before the code, the PKCE verifier or the client secret
+    // leave: the answer must come back on the chosen issuer's own redirect URI, and name that issuer
+    // when it names one (RFC 9207 §2.4).
+    if arrived != chosen {
+        return Err(ApiError::Forbidden(
+            "the answer came from another issuer than the login's",
+        ));
+    }
+    check_response_issuer(&state, chosen, flow.iss.as_deref()).await?;
     let tokens = exchange_code(&state, &flow).await?;
     let verified = state.verifier.verify(&tokens.access_token).await?;
+    if verified.issuer_index() != chosen {
+        // A second layer: the token endpoint of the chosen issuer answered with another's token.
+        return Err(ApiError::Forbidden(
+            "the provider answered with another issuer's token",
+        ));
+    }
     if let Some(id_token) = &tokens.id_token {
         let id = state
             .verifier
             .verify_id_token(id_token, verified.sub())
             .await?;
+        if id.issuer_index() != chosen {
+            return Err(ApiError::Forbidden(
+                "the provider answered with another issuer's token",
+            ));
+        }
         check_nonce(&id, &flow.login.nonce)?;
     }
     tracing::info!(
@@ -55,15 +102,49 @@ impl std::fmt::Debug for TokenAnswer {
     }
 }
 
+/// RFC 9207 §2.4: an `iss` in the authorization response must be the chosen issuer's identifier,
+/// and is required when that issuer's discovery document says it always sends one.
+async fn check_response_issuer(
+    state: &AppState,
+    chosen: usize,
+    iss: Option<&str>,
+) -> Result<(), ApiError> {
+    let wrong = ApiError::Forbidden("the answer came from another issuer than the login's");
+    let Some(spec) = state.verifier.issuer(chosen) else {
+        return Err(wrong);
+    };
+    match iss {
+        Some(iss) if iss == spec.issuer => Ok(()),
+        Some(_) => Err(wrong),
+        None => {
+            let advertised = match &state.issuer(chosen).discovery {
+                Some(discovery) => discovery
+                    .document()
+                    .await
+                    .is_ok_and(|document| document.authorization_response_iss_parameter_supported),
+                None => false,
+            };
+            if advertised {
+                Err(ApiError::InvalidRequest(
+                    "no iss in the callback (RFC 9207)",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Redeems the flow's code at the provider's token endpoint.
 async fn exchange_code(state: &AppState, flow: &LoginFlow) -> Result<SessionTokens, ApiError> {
     let token_url = state
+        .issuer(flow.login.issuer)
         .endpoints
         .get(Endpoint::Token)
         .await
         .ok_or(ApiError::Unavailable("the provider has no token endpoint"))?;
-    let spec = state.verifier.spec();
-    let redirect_uri = callback_url(state);
+    let spec = state.verifier.issuer_spec(flow.login.issuer);
+    let redirect_uri = callback_url(state, flow.login.issuer);
     let mut form = vec![
         ("grant_type", "authorization_code"),
         ("code", flow.code.as_str()),

@@ -6,7 +6,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use super::flow::{FLOW_COOKIE, FLOW_MAX_AGE, FLOW_PATH, PendingLogin};
 use crate::auth::{ID_TOKEN_COOKIE, SESSION_COOKIE};
-use crate::config::ServerSettings;
+use crate::config::{ServerSettings, Settings};
 
 /// What a session holds: the tokens of a successful code exchange. `Debug` leaves the tokens out.
 pub(super) struct SessionTokens {
@@ -27,12 +27,9 @@ impl std::fmt::Debug for SessionTokens {
 }
 
 /// Remembers `login` until `/auth-callback`, for ten minutes at most.
-pub(super) fn begin_login(
-    jar: CookieJar,
-    server: &ServerSettings,
-    login: &PendingLogin,
-) -> CookieJar {
-    let value = login.cookie_value();
+pub(super) fn begin_login(jar: CookieJar, settings: &Settings, login: &PendingLogin) -> CookieJar {
+    let server = &settings.server;
+    let value = login.cookie_value(settings);
     jar.add(cookie(
         server,
         FLOW_COOKIE,

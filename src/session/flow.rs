@@ -18,7 +18,8 @@ use crate::extract::Query;
 
 /// The cookie holding the login in progress.
 pub(super) const FLOW_COOKIE: &str = "login_flow";
-/// The only path the flow cookie is sent to.
+/// The only path the flow cookie is sent to: every issuer's callback (`/auth-callback/N` is under
+/// it, RFC 6265 §5.1.4).
 pub(super) const FLOW_PATH: &str = "/auth-callback";
 /// How long a person may take to log in at the provider, in seconds.
 pub(super) const FLOW_MAX_AGE: i64 = 600;
@@ -34,38 +35,54 @@ pub(super) struct PendingLogin {
     pub(super) nonce: String,
     /// Where to go once logged in: a path on this service.
     pub(super) next: String,
+    /// The chosen issuer's position in [`crate::Settings::providers`] (`/login?provider=NAME`); the
+    /// cookie names the issuer by its identifier, so a reordered list never switches issuers.
+    pub(super) issuer: usize,
 }
 
 impl PendingLogin {
-    /// Fresh secrets for a login that ends at `next`.
-    pub(super) fn new(next: String) -> Result<Self, RandomError> {
+    /// Fresh secrets for a login with the issuer at `issuer` that ends at `next`.
+    pub(super) fn new(next: String, issuer: usize) -> Result<Self, RandomError> {
         Ok(Self {
             state: random_token()?,
             verifier: random_token()?,
             nonce: random_token()?,
             next,
+            issuer,
         })
     }
 
-    /// The flow cookie's value (form-encoded).
-    pub(super) fn cookie_value(&self) -> String {
-        url::form_urlencoded::Serializer::new(String::new())
+    /// The flow cookie's value (form-encoded), the issuer named as `settings` lists it.
+    pub(super) fn cookie_value(&self, settings: &Settings) -> String {
+        let mut value = url::form_urlencoded::Serializer::new(String::new());
+        value
             .append_pair("state", &self.state)
             .append_pair("verifier", &self.verifier)
             .append_pair("nonce", &self.nonce)
-            .append_pair("next", &self.next)
-            .finish()
+            .append_pair("next", &self.next);
+        // The default issuer is left out, so a single-provider cookie is what it always was.
+        if let Some(spec) = settings
+            .providers()
+            .nth(self.issuer)
+            .filter(|_| self.issuer != 0)
+        {
+            value.append_pair("issuer", &spec.issuer);
+        }
+        value.finish()
     }
 
-    /// The login a flow cookie holds; `None` unless every part is there, and the secrets non-empty.
-    fn from_cookie_value(value: &str) -> Option<Self> {
-        let (mut state, mut verifier, mut nonce, mut next) = (None, None, None, None);
+    /// The login a flow cookie holds; `None` unless every part is there, the secrets non-empty and
+    /// the issuer one `settings` trusts (a tampered or stale cookie is no login, never the first's).
+    fn from_cookie_value(value: &str, settings: &Settings) -> Option<Self> {
+        let (mut state, mut verifier, mut nonce, mut next, mut issuer) =
+            (None, None, None, None, None);
         for (name, value) in url::form_urlencoded::parse(value.as_bytes()) {
             let slot = match &*name {
                 "state" => &mut state,
                 "verifier" => &mut verifier,
                 "nonce" => &mut nonce,
                 "next" => &mut next,
+                "issuer" => &mut issuer,
                 _ => continue,
             };
             *slot = Some(value.into_owned());
@@ -76,6 +93,10 @@ impl PendingLogin {
             verifier: secret(verifier)?,
             nonce: secret(nonce)?,
             next: next?,
+            issuer: match issuer {
+                None => 0,
+                Some(named) => settings.providers().position(|spec| spec.issuer == named)?,
+            },
         })
     }
 }
@@ -94,6 +115,8 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// RFC 9207 §2: the issuer that answered, when it says so.
+    iss: Option<String>,
 }
 
 /// A callback that belongs to the login in progress in this browser: the provider said yes, the
@@ -104,6 +127,8 @@ pub(super) struct LoginFlow {
     pub(super) code: String,
     /// The login's secrets; its `next` checked again, since the cookie came back from the browser.
     pub(super) login: PendingLogin,
+    /// The `iss` the provider put in its answer (RFC 9207), if any.
+    pub(super) iss: Option<String>,
 }
 
 impl std::fmt::Debug for LoginFlow {
@@ -127,9 +152,10 @@ where
             tracing::info!(%error, "the provider refused the login");
             return Err(ApiError::Forbidden("the provider refused the login"));
         }
+        let settings = Arc::<Settings>::from_ref(state);
         let mut login = CookieJar::from_headers(&parts.headers)
             .get(FLOW_COOKIE)
-            .and_then(|cookie| PendingLogin::from_cookie_value(cookie.value()))
+            .and_then(|cookie| PendingLogin::from_cookie_value(cookie.value(), &settings))
             .ok_or(ApiError::InvalidRequest(
                 "no login in progress (start at /login)",
             ))?;
@@ -145,9 +171,12 @@ where
         let code = query
             .code
             .ok_or(ApiError::InvalidRequest("no code in the callback"))?;
-        let settings = Arc::<Settings>::from_ref(state);
         login.next = next_or_default(&settings.server.public_url, Some(&login.next));
-        Ok(Self { code, login })
+        Ok(Self {
+            code,
+            login,
+            iss: query.iss,
+        })
     }
 }
 
@@ -155,13 +184,60 @@ where
 mod tests {
     use super::*;
 
+    /// Two trusted issuers: `https://a.example.com` first, `https://b.example.com` second.
+    fn two_issuers() -> Settings {
+        Settings::from_pairs([
+            ("AUTH_PROVIDER", "oidc"),
+            (
+                "OIDC_ISSUER",
+                "https://a.example.com, https://b.example.com",
+            ),
+            ("OIDC_AUDIENCE", "api"),
+        ])
+        .unwrap()
+    }
+
     #[test]
     fn a_pending_login_survives_its_cookie() {
-        let login = PendingLogin::new("/api/private?a=b&c=d".to_owned()).unwrap();
+        let settings = two_issuers();
+        let login = PendingLogin::new("/api/private?a=b&c=d".to_owned(), 0).unwrap();
+        let value = login.cookie_value(&settings);
+        assert!(!value.contains("issuer"), "{value}");
         assert_eq!(
-            PendingLogin::from_cookie_value(&login.cookie_value()),
+            PendingLogin::from_cookie_value(&value, &settings),
             Some(login)
         );
+        let second = PendingLogin::new("/".to_owned(), 1).unwrap();
+        let value = second.cookie_value(&settings);
+        assert!(
+            value.contains("issuer=https%3A%2F%2Fb.example.com"),
+            "{value}"
+        );
+        assert_eq!(
+            PendingLogin::from_cookie_value(&value, &settings),
+            Some(second)
+        );
+    }
+
+    #[test]
+    fn a_tampered_or_stale_issuer_is_no_login_not_the_first_issuer() {
+        let settings = two_issuers();
+        let base = "state=s&verifier=v&nonce=n&next=%2F";
+        for issuer in [
+            "1",
+            "9",
+            "18446744073709551616",
+            "https%3A%2F%2Fevil.example.com",
+            "https%3A%2F%2Fb.example.com%2F",
+            "",
+        ] {
+            let value = format!("{base}&issuer={issuer}");
+            assert_eq!(
+                PendingLogin::from_cookie_value(&value, &settings),
+                None,
+                "{value}"
+            );
+        }
     }
 
     #[test]
@@ -172,8 +248,13 @@ mod tests {
             "state=&verifier=v&nonce=n&next=%2F",
             "state=s&verifier=&nonce=n&next=%2F",
             "state=s&verifier=v&nonce=&next=%2F",
+            "state=s&verifier=v&nonce=n&next=%2F&issuer=x",
         ] {
-            assert_eq!(PendingLogin::from_cookie_value(value), None, "{value:?}");
+            assert_eq!(
+                PendingLogin::from_cookie_value(value, &two_issuers()),
+                None,
+                "{value:?}"
+            );
         }
     }
 
@@ -184,10 +265,12 @@ mod tests {
             verifier: "verifier-secret".to_owned(),
             nonce: "nonce-secret".to_owned(),
             next: "/api/private".to_owned(),
+            issuer: 0,
         };
         let flow = LoginFlow {
             code: "code-secret".to_owned(),
             login,
+            iss: None,
         };
         let printed = format!("{flow:?}");
         assert!(!printed.contains("secret"), "{printed}");

@@ -18,16 +18,17 @@ use serde::Deserialize;
 use url::Url;
 
 use self::flow::PendingLogin;
-use crate::auth::{Endpoint, ID_TOKEN_COOKIE, pkce_challenge};
+use crate::auth::{Endpoint, ID_TOKEN_COOKIE, SESSION_COOKIE, callback_path, pkce_challenge};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
 
-/// `/login`, `/auth-callback`, `/logout`.
+/// `/login`, `/auth-callback` (and `/auth-callback/N` for the N-th issuer after the first), `/logout`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login))
-        .route("/auth-callback", get(callback::callback))
+        .route("/auth-callback", get(callback::first))
+        .route("/auth-callback/{issuer}", get(callback::numbered))
         .route("/logout", get(logout))
 }
 
@@ -36,6 +37,8 @@ pub fn router() -> Router<AppState> {
 struct LoginQuery {
     /// A path on this service (default `/api/user`); anything that would leave it is ignored.
     next: Option<String>,
+    /// Which provider to log in with, as `[AUTH] PROVIDER` names it (default: the first listed).
+    provider: Option<String>,
 }
 
 /// Sends the browser to the provider's login page.
@@ -44,15 +47,13 @@ async fn login(
     Query(query): Query<LoginQuery>,
     jar: CookieJar,
 ) -> Result<Response, ApiError> {
-    let client_id = state
-        .verifier
-        .spec()
-        .client_id
-        .as_deref()
-        .ok_or(ApiError::Unavailable(
-            "browser login needs the provider's CLIENT_ID",
-        ))?;
+    let issuer = chosen_issuer(&state, query.provider.as_deref())?;
+    let spec = state.verifier.issuer_spec(issuer);
+    let client_id = spec.client_id.as_deref().ok_or(ApiError::Unavailable(
+        "browser login needs the provider's CLIENT_ID",
+    ))?;
     let authorize = state
+        .issuer(issuer)
         .endpoints
         .get(Endpoint::Authorize)
         .await
@@ -60,10 +61,25 @@ async fn login(
             "the provider has no authorization endpoint",
         ))?;
     let next = redirect::next_or_default(&state.settings.server.public_url, query.next.as_deref());
-    let login = PendingLogin::new(next)?;
+    let login = PendingLogin::new(next, issuer)?;
     let url = authorization_request(&state, authorize, client_id, &login);
-    let jar = cookies::begin_login(jar, &state.settings.server, &login);
+    let jar = cookies::begin_login(jar, &state.settings, &login);
     Ok((jar, Redirect::to(url.as_str())).into_response())
+}
+
+/// The first issuer of the provider `name` (`[AUTH] PROVIDER` spelling, any case); the first issuer
+/// of all when no name is given.
+fn chosen_issuer(state: &AppState, name: Option<&str>) -> Result<usize, ApiError> {
+    let Some(name) = name else {
+        return Ok(0);
+    };
+    state
+        .verifier
+        .issuers()
+        .position(|(spec, _)| spec.name().eq_ignore_ascii_case(name))
+        .ok_or(ApiError::InvalidRequest(
+            "provider is not one of [AUTH] PROVIDER",
+        ))
 }
 
 /// The authorization request (RFC 6749 §4.1.1) for `login`, with its PKCE challenge (RFC 7636 §4.3)
@@ -79,13 +95,18 @@ fn authorization_request(
     pairs
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", &callback_url(state))
+        .append_pair("redirect_uri", &callback_url(state, login.issuer))
         .append_pair("scope", &scope)
         .append_pair("state", &login.state)
         .append_pair("nonce", &login.nonce)
         .append_pair("code_challenge", &pkce_challenge(&login.verifier))
         .append_pair("code_challenge_method", "S256");
-    for (name, value) in &state.verifier.spec().login.authorize_params {
+    for (name, value) in &state
+        .verifier
+        .issuer_spec(login.issuer)
+        .login
+        .authorize_params
+    {
         pairs.append_pair(name, value);
     }
     drop(pairs);
@@ -96,14 +117,21 @@ fn authorization_request(
 /// Connect RP-Initiated Logout §2).
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
     let home = format!("{}/docs", state.settings.server.public_base());
-    let target = match state.endpoints.get(Endpoint::EndSession).await {
+    let (issuer, hint) = session_issuer(&state, &jar);
+    let client_id = &state.verifier.issuer_spec(issuer).client_id;
+    let target = match state
+        .issuer(issuer)
+        .endpoints
+        .get(Endpoint::EndSession)
+        .await
+    {
         Some(mut end_session) => {
             let mut pairs = end_session.query_pairs_mut();
             pairs.append_pair("post_logout_redirect_uri", &home);
-            if let Some(hint) = jar.get(ID_TOKEN_COOKIE) {
-                pairs.append_pair("id_token_hint", hint.value());
+            if let Some(hint) = hint {
+                pairs.append_pair("id_token_hint", hint);
             }
-            if let Some(client_id) = &state.verifier.spec().client_id {
+            if let Some(client_id) = client_id {
                 pairs.append_pair("client_id", client_id);
             }
             drop(pairs);
@@ -114,7 +142,31 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
     (cookies::end_session(jar), Redirect::to(&target)).into_response()
 }
 
-/// Where the provider sends the browser back: `/auth-callback` under the public URL.
-fn callback_url(state: &AppState) -> String {
-    format!("{}/auth-callback", state.settings.server.public_base())
+/// Whose logout page ends the session, and the ID token to send it as `id_token_hint` (OpenID
+/// Connect RP-Initiated Logout §2). With several issuers, the issuer is the one the ID token's `iss`
+/// names (else the session token's), read without verifying: the session may have expired or the
+/// keys be out of reach, and choosing a page is all it is used for (the same lookup as verification's
+/// routing; no request). The ID token, personal data, goes only to the issuer it names.
+fn session_issuer<'a>(state: &AppState, jar: &'a CookieJar) -> (usize, Option<&'a str>) {
+    let id_token = jar.get(ID_TOKEN_COOKIE).map(|cookie| cookie.value());
+    let verifier = &state.verifier;
+    if verifier.issuer_count() == 1 {
+        return (0, id_token);
+    }
+    if let Some(index) = id_token.and_then(|token| verifier.issuer_named_by(token).ok()) {
+        return (index, id_token);
+    }
+    let session = jar
+        .get(SESSION_COOKIE)
+        .and_then(|cookie| verifier.issuer_named_by(cookie.value()).ok());
+    (session.unwrap_or(0), None)
+}
+
+/// Where the issuer at `issuer` sends the browser back: its own callback path under the public URL.
+fn callback_url(state: &AppState, issuer: usize) -> String {
+    format!(
+        "{}{}",
+        state.settings.server.public_base(),
+        callback_path(issuer)
+    )
 }

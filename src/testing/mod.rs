@@ -16,7 +16,7 @@
 mod keys;
 mod tokens;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -68,6 +68,9 @@ struct IdpState {
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
     userinfo_calls: AtomicUsize,
+    token_calls: AtomicUsize,
+    /// Whether discovery says `authorization_response_iss_parameter_supported` (RFC 9207).
+    iss_parameter: AtomicBool,
 }
 
 /// An identity provider on a random loopback port: `/.well-known/jwks.json` and
@@ -110,11 +113,14 @@ impl MockIdp {
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             userinfo_calls: AtomicUsize::new(0),
+            token_calls: AtomicUsize::new(0),
+            iss_parameter: AtomicBool::new(false),
         });
         let router = Router::new()
             .route("/.well-known/jwks.json", get(jwks))
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/userinfo", get(userinfo))
+            .route("/oauth/token", axum::routing::post(token_endpoint))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -191,6 +197,16 @@ impl MockIdp {
     /// How many times the userinfo endpoint was called.
     pub fn userinfo_calls(&self) -> usize {
         self.state.userinfo_calls.load(Ordering::SeqCst)
+    }
+
+    /// Makes discovery promise an `iss` in every authorization response (RFC 9207 §3).
+    pub fn promise_iss_parameter(&self) {
+        self.state.iss_parameter.store(true, Ordering::SeqCst);
+    }
+
+    /// How many times the token endpoint was called (it refuses every code).
+    pub fn token_calls(&self) -> usize {
+        self.state.token_calls.load(Ordering::SeqCst)
     }
 
     /// How many times the discovery document was requested.
@@ -284,6 +300,16 @@ async fn userinfo(State(state): State<Arc<IdpState>>, headers: axum::http::Heade
     }
 }
 
+/// A token endpoint that counts its calls and refuses every code (RFC 6749 §5.2).
+async fn token_endpoint(State(state): State<Arc<IdpState>>) -> Response {
+    state.token_calls.fetch_add(1, Ordering::SeqCst);
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "error": "invalid_grant" })),
+    )
+        .into_response()
+}
+
 async fn discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
     state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     let issuer = &state.issuer;
@@ -299,8 +325,10 @@ async fn discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "end_session_endpoint": format!("{issuer}/logout"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
+        "authorization_response_iss_parameter_supported": state.iss_parameter.load(Ordering::SeqCst),
     }))
 }

@@ -66,6 +66,20 @@ async fn the_code_flow_with_pkce_gives_tokens_once() {
     );
     let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
     assert_eq!(query["state"], "xyz");
+    // RFC 9207: the answer names its issuer, as discovery promises.
+    assert_eq!(query["iss"], app.base);
+    let discovery: serde_json::Value = app
+        .get("/.well-known/openid-configuration")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
     let code = query["code"].clone();
 
     let wrong = exchange(

@@ -227,6 +227,31 @@ fn the_token_command_refuses_other_providers() {
     );
     assert_eq!(code, 1);
     assert!(stderr.contains("PROVIDER is firebase"), "{stderr}");
+    let (code, stderr) = run(
+        &["token"],
+        &[
+            ("AUTH_PROVIDER", "firebase, oidc"),
+            ("FIREBASE_PROJECT_ID", "demo"),
+            ("OIDC_ISSUER", "https://kc.example.com/realms/dev"),
+            ("OIDC_AUDIENCE", "api"),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("PROVIDER is firebase, oidc"), "{stderr}");
+}
+
+#[test]
+#[cfg(feature = "local-issuer")]
+fn the_token_command_signs_when_the_local_issuer_is_any_of_the_providers() {
+    let (code, stderr) = run(
+        &["token"],
+        &[
+            ("AUTH_PROVIDER", "oidc, local"),
+            ("OIDC_ISSUER", "https://kc.example.com/realms/dev"),
+            ("OIDC_AUDIENCE", "api"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
 }
 
 const EXAMPLE_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.config.example");

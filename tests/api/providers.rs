@@ -191,3 +191,47 @@ async fn fief_tokens_name_the_client_as_audience() {
     )
     .await;
 }
+
+#[cfg(feature = "sessions")]
+#[tokio::test]
+async fn an_auth0_login_goes_through_the_custom_domain_listed_first() {
+    // Auth0 names as `iss` the domain a login went through: logging in at the tenant domain while
+    // the custom domain is the login's issuer would refuse every login.
+    let app = TestApp::builder()
+        .settings(&[
+            ("AUTH_PROVIDER", "auth0"),
+            ("AUTH0_DOMAIN", "tenant.eu.auth0.com"),
+            (
+                "AUTH0_ISSUER",
+                "https://login.example.com/, https://tenant.eu.auth0.com/",
+            ),
+            ("AUTH0_API_AUDIENCE", "api"),
+            ("AUTH0_CLIENT_ID", "spa"),
+        ])
+        .spawn()
+        .await;
+    let browser = crate::flows::no_redirects();
+    let login = browser
+        .get(app.url("/login?provider=auth0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let to = url::Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        to.as_str().split('?').next().unwrap(),
+        "https://login.example.com/authorize"
+    );
+    let redirect = to
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1;
+    assert!(redirect.ends_with("/auth-callback"), "{redirect}");
+    let first = app.state.verifier.issuer(0).unwrap();
+    assert_eq!(first.issuer, "https://login.example.com/");
+    assert_eq!(
+        first.login.token.as_ref().unwrap().as_str(),
+        "https://login.example.com/oauth/token"
+    );
+}

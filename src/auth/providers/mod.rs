@@ -190,18 +190,19 @@ const PROVIDER_NAMES: &str = "local, auth0, cognito, firebase, fief or oidc";
 #[cfg(not(feature = "local-issuer"))]
 const PROVIDER_NAMES: &str = "auth0, cognito, firebase, fief or oidc";
 
-/// Builds the spec of the identity provider `name` from its section. The embedded issuer (`local`) is
-/// not one of them: its spec comes from `crate::issuer::provider`, so this module never reaches into it.
+/// Builds the specs of the identity provider `name` from its section: one per issuer, several when its
+/// `ISSUER` is a list (`auth0`, `oidc`). The embedded issuer (`local`) is not one of them: its spec
+/// comes from `crate::issuer::provider`, so this module never reaches into it.
 ///
 /// # Errors
 /// An unknown provider, or the first missing or malformed key of its section.
-pub fn spec(name: &str, raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
+pub fn specs(name: &str, raw: &RawSettings) -> Result<Vec<ProviderSpec>, ConfigError> {
     match name {
-        "auth0" => auth0::spec(raw),
-        "cognito" => cognito::spec(raw),
-        "firebase" => firebase::spec(raw),
-        "fief" => fief::spec(raw),
-        "oidc" => oidc::spec(raw),
+        "auth0" => auth0::specs(raw),
+        "cognito" => cognito::spec(raw).map(|spec| vec![spec]),
+        "firebase" => firebase::spec(raw).map(|spec| vec![spec]),
+        "fief" => fief::spec(raw).map(|spec| vec![spec]),
+        "oidc" => oidc::specs(raw),
         other => Err(ConfigError::key(
             "AUTH",
             "PROVIDER",
@@ -258,6 +259,52 @@ fn issuer(raw: &RawSettings, section: &str, default: String) -> Result<String, C
         }
         None => Ok(default),
     }
+}
+
+/// `[section] ISSUER` as a comma-separated list of exact issuers, each an http(s) URL; `None` when
+/// unset. Several realms or tenants share the section's other settings.
+///
+/// # Errors
+/// An empty entry, a malformed URL, or an issuer listed twice.
+fn issuer_list(raw: &RawSettings, section: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(list) = raw.get(section, "ISSUER") else {
+        return Ok(None);
+    };
+    let mut issuers: Vec<String> = Vec::new();
+    for issuer in list.split(',').map(str::trim) {
+        if issuer.is_empty() {
+            return Err(ConfigError::key(
+                section,
+                "ISSUER",
+                "empty entry in the list (a stray comma?)",
+            ));
+        }
+        parse_http_url(section, "ISSUER", issuer)?;
+        // `https://a` and `https://a/` are two strings to the `iss` check but one provider to a
+        // person: listing both is a typo, not a second issuer.
+        let same = |earlier: &String| earlier.trim_end_matches('/') == issuer.trim_end_matches('/');
+        if issuers.iter().any(same) {
+            return Err(ConfigError::key(
+                section,
+                "ISSUER",
+                format!("{issuer:?} is listed twice"),
+            ));
+        }
+        issuers.push(issuer.to_owned());
+    }
+    Ok(Some(issuers))
+}
+
+/// A key that names one endpoint cannot serve several issuers: each has its own.
+fn single_issuer_only(raw: &RawSettings, section: &str, key: &str) -> Result<(), ConfigError> {
+    if raw.get(section, key).is_some() {
+        return Err(ConfigError::key(
+            section,
+            key,
+            "cannot be set with several ISSUERs: each issuer's own is used",
+        ));
+    }
+    Ok(())
 }
 
 /// A URL under `base` (which may or may not end in a slash).

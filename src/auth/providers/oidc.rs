@@ -1,16 +1,28 @@
 //! Any OpenID Connect provider: keys and login endpoints from `ISSUER/.well-known/openid-configuration`
-//! unless configured.
+//! unless configured. `ISSUER` may list several issuers (two Keycloak realms) sharing the other keys.
 
 use super::{
     ClaimPath, KeySource, LoginEndpoints, ProviderKind, ProviderRules, ProviderSpec, algorithms,
-    jwks_uri,
+    issuer_list, jwks_uri, single_issuer_only,
 };
 use crate::config::error::ConfigError;
 use crate::config::raw::RawSettings;
 use crate::config::urls::{parse_http_url, require_https_or_loopback};
 
-pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
-    let issuer = raw.required("OIDC", "ISSUER")?.to_owned();
+pub(super) fn specs(raw: &RawSettings) -> Result<Vec<ProviderSpec>, ConfigError> {
+    let issuers =
+        issuer_list(raw, "OIDC")?.ok_or_else(|| ConfigError::key("OIDC", "ISSUER", "missing"))?;
+    if issuers.len() > 1 {
+        single_issuer_only(raw, "OIDC", "JWKS_URI")?;
+        single_issuer_only(raw, "OIDC", "USERINFO_URI")?;
+    }
+    issuers
+        .into_iter()
+        .map(|issuer| spec(raw, issuer))
+        .collect()
+}
+
+fn spec(raw: &RawSettings, issuer: String) -> Result<ProviderSpec, ConfigError> {
     let issuer_url = parse_http_url("OIDC", "ISSUER", &issuer)?;
     let keys = if raw.get("OIDC", "JWKS_URI").is_some() {
         jwks_uri(raw, "OIDC", "")?
