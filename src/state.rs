@@ -43,12 +43,8 @@ pub struct Handles {
     pub verifier: Verifier,
     /// The settings the service started with.
     pub settings: Arc<Settings>,
-    /// The first provider's discovery document (OIDC), fetched lazily.
-    pub discovery: Option<Discovery>,
-    /// The first provider's login, token, userinfo and logout endpoints: configured, else discovered.
-    pub endpoints: Endpoints,
-    /// Every trusted issuer's discovery and endpoints, in the order of [`Settings::providers`] (the
-    /// first is [`Handles::discovery`] and [`Handles::endpoints`]).
+    /// Every trusted issuer's discovery and endpoints, in the order of [`Settings::providers`]; never
+    /// empty (read one with [`AppState::issuer`]).
     pub issuers: Vec<IssuerHandles>,
     /// The embedded issuer, when `[AUTH] PROVIDER = local`.
     #[cfg(feature = "local-issuer")]
@@ -71,14 +67,9 @@ pub struct IssuerHandles {
 impl AppState {
     /// The handles of the issuer at `index` in [`Settings::providers`] (a token's
     /// [`crate::auth::Verified::issuer_index`]); the first issuer's for an index out of range.
-    pub fn issuer(&self, index: usize) -> IssuerHandles {
-        self.issuers
-            .get(index)
-            .cloned()
-            .unwrap_or_else(|| IssuerHandles {
-                discovery: self.discovery.clone(),
-                endpoints: self.endpoints.clone(),
-            })
+    pub fn issuer(&self, index: usize) -> &IssuerHandles {
+        // `new` refuses to build a state without an issuer, so there is always a first one.
+        self.issuers.get(index).unwrap_or(&self.issuers[0])
     }
 }
 
@@ -104,8 +95,6 @@ macro_rules! handles_from_state {
 handles_from_state! {
     verifier: Verifier,
     settings: Arc<Settings>,
-    discovery: Option<Discovery>,
-    endpoints: Endpoints,
     userinfo: UserInfoStore,
     http: HttpFetcher,
 }
@@ -159,15 +148,11 @@ impl AppState {
             trusted.push((spec.clone(), keys));
         }
         let mut trusted = trusted.into_iter();
-        let (Some(first), Some(handles)) = (trusted.next(), issuers.first().cloned()) else {
+        let Some(first) = trusted.next() else {
             // `Settings` always holds one provider; this keeps that promise out of the panic path.
             return Err(StartError::NoProvider);
         };
         let verifier = Verifier::trusting(settings.auth.clone(), first, trusted.collect());
-        let IssuerHandles {
-            discovery,
-            endpoints,
-        } = handles;
         #[cfg(feature = "local-issuer")]
         let issuer = match local {
             Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
@@ -177,8 +162,6 @@ impl AppState {
         Ok(Self(Arc::new(Handles {
             verifier,
             settings: Arc::new(settings),
-            discovery,
-            endpoints,
             issuers,
             #[cfg(feature = "local-issuer")]
             issuer,
