@@ -17,17 +17,11 @@ CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
 URL_PATH=${URL_PATH:-/api/public}
 LOGS=${LOGS:-shipped}
-case $LOGS in
-  warn) LOG_ENV=(RUST_LOG=warn) ;;
-  shipped) LOG_ENV=(-u RUST_LOG) ;;
-  *) echo "compare: LOGS is warn or shipped, not $LOGS" >&2; exit 2 ;;
-esac
 [ $# -ge 1 ] || { echo "usage: bash bench/compare.sh BIN [BIN…]" >&2; exit 2; }
 PEERS=$ROOT/bench/target/release
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+SCRIPT=compare
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -20,15 +20,9 @@ REQUESTS=${3:-2000}
 PEERS=$ROOT/bench/target/release
 BIN=${BIN:-$ROOT/target/release/protected-api}
 LOGS=${LOGS:-warn}
-case $LOGS in
-  warn) LOG_ENV=(RUST_LOG=warn) ;;
-  shipped) LOG_ENV=(-u RUST_LOG) ;;
-  *) echo "profile: LOGS is warn or shipped, not $LOGS" >&2; exit 2 ;;
-esac
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+SCRIPT=profile
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 command -v valgrind >/dev/null || { echo "profile: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
 
 # send PORT COUNT: COUNT requests on one keep-alive connection, each checked.

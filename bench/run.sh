@@ -19,15 +19,9 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
 LOGS=${LOGS:-warn}
-case $LOGS in
-  warn) LOG_ENV=(RUST_LOG=warn) ;;
-  shipped) LOG_ENV=(-u RUST_LOG) ;;
-  *) echo "bench: LOGS is warn or shipped, not $LOGS" >&2; exit 2 ;;
-esac
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+SCRIPT=bench
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 need() { command -v "$1" >/dev/null || { echo "bench: $1 is missing (apt-get install $2)" >&2; exit 1; }; }
 need wrk wrk
