@@ -161,10 +161,7 @@ impl Verifier {
     /// The spec of the issuer at `index` in [`crate::Settings::providers`]; the first's when out of
     /// range.
     pub fn issuer_spec(&self, index: usize) -> &ProviderSpec {
-        self.inner
-            .issuers
-            .get(index)
-            .map_or_else(|| self.spec(), |trusted| &trusted.spec)
+        self.issuer(index).unwrap_or_else(|| self.spec())
     }
 
     /// The spec of the issuer at `index` in [`crate::Settings::providers`], if there is one.
