@@ -7,7 +7,8 @@ use axum::extract::FromRef;
 
 use crate::auth::providers::KeySource;
 use crate::auth::{
-    Discovery, Endpoints, HttpFetcher, IntrospectionCache, KeyStore, RemoteIntrospector, Verifier,
+    Discovery, DpopVerifier, Endpoints, HttpFetcher, IntrospectionCache, KeyStore,
+    RemoteIntrospector, Verifier,
 };
 use crate::config::Settings;
 #[cfg(feature = "local-issuer")]
@@ -43,6 +44,8 @@ pub struct AppState(Arc<Handles>);
 pub struct Handles {
     /// Verifies bearer tokens against the configured provider.
     pub verifier: Verifier,
+    /// Checks DPoP proofs (RFC 9449) and remembers their `jti`.
+    pub dpop: DpopVerifier,
     /// The settings the service started with.
     pub settings: Arc<Settings>,
     /// Every trusted issuer's discovery and endpoints, in the order of [`Settings::providers`]; never
@@ -96,6 +99,7 @@ macro_rules! handles_from_state {
 
 handles_from_state! {
     verifier: Verifier,
+    dpop: DpopVerifier,
     settings: Arc<Settings>,
     userinfo: UserInfoStore,
     http: HttpFetcher,
@@ -181,14 +185,18 @@ impl AppState {
             // Each index is attached once, to an issuer that exists: this cannot fail.
             let _ = verifier.attach_introspector(index, introspector);
         }
+        let dpop = DpopVerifier::new(&settings)?;
         #[cfg(feature = "local-issuer")]
         let issuer = match local {
-            Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
+            Some(local) => {
+                Some(IssuerState::open(&settings, local, verifier.clone(), dpop.clone()).await?)
+            }
             None => None,
         };
         let userinfo = UserInfoStore::new(&settings.cache, http.clone())?;
         Ok(Self(Arc::new(Handles {
             verifier,
+            dpop,
             settings: Arc::new(settings),
             issuers,
             #[cfg(feature = "local-issuer")]

@@ -16,6 +16,7 @@ mod authorize;
 mod browser;
 mod config;
 mod current_user;
+mod dpop;
 mod endpoints;
 mod errors;
 #[cfg(not(all(feature = "local-issuer", feature = "sessions", feature = "metrics")))]
