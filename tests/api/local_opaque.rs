@@ -2,7 +2,9 @@
 //! by hash, and `POST /oauth/introspect` (RFC 7662) answering for them and for its own JWTs.
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -251,7 +253,7 @@ async fn a_token_is_inactive_once_it_expires() {
     assert_eq!(introspected(&app, &token).await["active"], true);
     // `exp` is whole seconds, one after `iat`: two seconds on, it has passed whenever it was issued.
     // No token is issued meanwhile, so its row is still there: the lookup itself must refuse it.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(introspected(&app, &token).await, json!({"active": false}));
 }
 
@@ -395,15 +397,40 @@ async fn discovery_publishes_the_introspection_endpoint() {
 #[test]
 fn an_unknown_token_format_stops_the_start_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_protected-api"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_protected-api"))
         .env_clear()
         .env("LOCAL_DATA_DIR", dir.path())
         .env("LOCAL_TOKEN_FORMAT", "bogus")
         .current_dir(dir.path())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    // A service that started anyway would serve until killed: give it 30 s, then stop it and fail.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(2),
+        "exit 2 at start"
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(
         stderr.contains(r#"[LOCAL] TOKEN_FORMAT: expected jwt or opaque, got "bogus""#),
         "{stderr}"
