@@ -374,7 +374,7 @@ async fn the_database_keeps_a_hash_of_each_token_never_the_token() {
 }
 
 #[tokio::test]
-async fn discovery_publishes_the_introspection_endpoint() {
+async fn discovery_and_the_openapi_document_publish_the_introspection_endpoint() {
     let app = opaque_app().await;
     let discovery: Value = app
         .get("/.well-known/openid-configuration")
@@ -392,6 +392,19 @@ async fn discovery_publishes_the_introspection_endpoint() {
         discovery["introspection_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post"])
     );
+    let openapi: Value = app
+        .get("/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let operation = &openapi["paths"]["/oauth/introspect"]["post"];
+    assert_eq!(operation["tags"], json!(["local issuer"]));
+    for status in ["200", "400", "401"] {
+        assert!(operation["responses"][status].is_object(), "{status}");
+    }
 }
 
 #[test]
