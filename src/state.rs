@@ -12,7 +12,7 @@ use crate::auth::{
 };
 use crate::config::Settings;
 #[cfg(feature = "local-issuer")]
-use crate::issuer::{IssuerError, IssuerState, LocalIssuer};
+use crate::issuer::{IssuerError, IssuerState, LocalIssuer, StoredTokens, TokenFormat};
 use crate::store::{CacheUrlError, UserInfoStore};
 
 /// Why the service could not be assembled.
@@ -134,7 +134,7 @@ impl AppState {
                 KeySource::Local => {
                     let issuer = LocalIssuer::open(&settings.local)?;
                     let keys = KeyStore::fixed(issuer.key_set());
-                    local = Some(issuer);
+                    local = Some((trusted.len(), issuer));
                     keys
                 }
                 KeySource::JwksUri(uri) => {
@@ -148,7 +148,6 @@ impl AppState {
                 }
             };
             if let Some(introspection) = &spec.introspection {
-                // Keys from a configured JWKS_URI leave no discovery to read the endpoint from.
                 // Keys from a configured JWKS_URI leave no discovery to read the endpoint from: one is
                 // made for it (the config checked that the issuer is an http(s) URL).
                 let found = match &discovery {
@@ -188,8 +187,15 @@ impl AppState {
         let dpop = DpopVerifier::new(&settings)?;
         #[cfg(feature = "local-issuer")]
         let issuer = match local {
-            Some(local) => {
-                Some(IssuerState::open(&settings, local, verifier.clone(), dpop.clone()).await?)
+            Some((index, local)) => {
+                let state =
+                    IssuerState::open(&settings, local, verifier.clone(), dpop.clone()).await?;
+                if state.issuer.token_format() == TokenFormat::Opaque {
+                    // Its own tokens are looked up in its database, not fetched from its own endpoint.
+                    let stored = Arc::new(StoredTokens(state.accounts.clone()));
+                    let _ = verifier.attach_introspector(index, stored);
+                }
+                Some(state)
             }
             None => None,
         };

@@ -16,6 +16,7 @@ pub mod routes;
 pub mod settings;
 pub mod signup;
 mod state;
+mod stored_tokens;
 pub mod token;
 pub mod userinfo;
 
@@ -30,6 +31,7 @@ pub use client::{ClientCredentials, CredentialsOrigin};
 pub use key::SigningKey;
 pub use settings::{LocalSettings, TokenFormat};
 pub use state::IssuerState;
+pub use stored_tokens::StoredTokens;
 
 use crate::auth::{KeySet, RandomError, random_token};
 use crate::store::AccountStore;

@@ -487,3 +487,41 @@ fn the_token_command_prints_an_opaque_token_the_service_knows() {
         assert_eq!(claims["scope"], "read:messages");
     });
 }
+
+#[tokio::test]
+async fn the_api_accepts_the_local_issuers_opaque_tokens_with_their_grants() {
+    let app = opaque_app().await;
+    let scoped = machine_token(&app, "read:messages").await;
+    let admin = machine_token(&app, "read:admin").await;
+    assert_opaque(&scoped, "client_credentials");
+
+    let private = app.get_with("/api/private", &scoped).await;
+    assert_eq!(private.status(), 200);
+    let body: Value = private.json().await.unwrap();
+    let (client_id, _) = client(&app);
+    assert_eq!(body["claims"]["iss"], app.url("").trim_end_matches('/'));
+    assert_eq!(body["claims"]["client_id"], client_id.as_str());
+    assert_eq!(body["claims"]["active"], true);
+
+    assert_eq!(
+        app.get_with("/api/private-scoped", &scoped).await.status(),
+        200
+    );
+    assert_eq!(
+        app.get_with("/api/private-scoped", &admin).await.status(),
+        403
+    );
+    assert_eq!(app.get_with("/api/admin", &admin).await.status(), 200);
+    assert_eq!(app.get_with("/api/admin", &scoped).await.status(), 403);
+    let optional: Value = app
+        .get_with("/api/optional", &scoped)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(optional["authenticated"], true);
+
+    // A made-up token of the same shape is looked up, found nowhere, and refused.
+    let made_up = app.get_with("/api/private", &"A".repeat(43)).await;
+    crate::helpers::assert_invalid_token(made_up, "not active").await;
+}
