@@ -35,12 +35,12 @@ const PKCS8_LABEL: &str = "PRIVATE KEY";
 #[derive(Debug, thiserror::Error)]
 pub enum ProofKeyError {
     /// The key file could not be read or written.
-    #[error("DPoP key {path}: {source}")]
+    #[error("DPoP key {path}: {cause}")]
     Io {
         /// The key file.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, in the message (not as `source`, which would print it twice).
+        cause: std::io::Error,
     },
     /// The key file does not hold an EC P-256 private key in PKCS#8 PEM.
     #[error("DPoP key {path}: {problem}")]
@@ -139,9 +139,9 @@ impl ProofKey {
     /// # Errors
     /// When the file cannot be read or written, or holds something else than a P-256 PKCS#8 key.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), ProofKeyError> {
-        let io = |source| ProofKeyError::Io {
+        let io = |cause| ProofKeyError::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         };
         match std::fs::read(path) {
             Ok(pem_text) => Ok((
