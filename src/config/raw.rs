@@ -38,6 +38,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "SCOPE",
             "PERMISSION",
             "REQUIRE_AT_JWT",
+            "DPOP",
         ],
     ),
     (

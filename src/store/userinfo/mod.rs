@@ -71,7 +71,7 @@ pub enum UserInfoError {
 /// `[CACHE] URL` names a cache this service cannot use.
 #[derive(Debug, thiserror::Error)]
 #[error("[CACHE] URL: {0}")]
-pub struct CacheUrlError(String);
+pub struct CacheUrlError(pub(crate) String);
 
 impl UserInfoStore {
     /// A store in process, or in the Redis of `[CACHE] URL`, asking the provider through `http`. Redis
