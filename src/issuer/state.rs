@@ -4,7 +4,7 @@ use axum::extract::FromRef;
 
 use super::login::FailedLogins;
 use super::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
-use crate::auth::Verifier;
+use crate::auth::{DpopVerifier, Verifier};
 use crate::config::{Secret, Settings};
 use crate::store::AccountStore;
 
@@ -23,6 +23,10 @@ pub struct IssuerState {
     pub redirect_uris: Vec<String>,
     /// Checks access tokens presented to `/userinfo`.
     pub verifier: Verifier,
+    /// Checks the DPoP proofs sent to `/oauth/token`, whose keys the tokens are bound to. Its replay
+    /// store is its own: a proof for `POST /oauth/token` is good nowhere else anyway, and with
+    /// `[CACHE] URL` replicas share it through Redis.
+    pub dpop: DpopVerifier,
     /// Local accounts.
     pub accounts: AccountStore,
     /// Per-client-address failed-login counts (password grant and login form).
@@ -42,7 +46,8 @@ impl IssuerState {
     /// (already opened: its keys are the verifier's) and the `verifier` that checks its tokens.
     ///
     /// # Errors
-    /// When the database cannot be opened or migrated, or the credentials file read or written.
+    /// When the database cannot be opened or migrated, the credentials file read or written, or
+    /// `[CACHE] URL` used by a binary built without Redis.
     pub async fn open(
         settings: &Settings,
         issuer: LocalIssuer,
@@ -79,6 +84,7 @@ impl IssuerState {
             .map(str::to_owned)
             .to_vec();
         let redirect_uris = redirect_uris(settings, &issuer);
+        let dpop = DpopVerifier::new(settings)?;
         Ok(Self {
             issuer,
             client,
@@ -86,6 +92,7 @@ impl IssuerState {
             user_scopes,
             redirect_uris,
             verifier,
+            dpop,
             accounts,
             failures: FailedLogins::default(),
             secure_cookies: settings.server.secure_cookies(),

@@ -16,6 +16,8 @@ mod authorize;
 mod browser;
 mod config;
 mod current_user;
+#[cfg(feature = "local-issuer")]
+mod dpop_local;
 mod endpoints;
 mod errors;
 #[cfg(not(all(feature = "local-issuer", feature = "sessions", feature = "metrics")))]
