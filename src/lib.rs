@@ -157,19 +157,31 @@ async fn with_request_timeout(
         .unwrap_or_else(|_elapsed| Ok(StatusCode::REQUEST_TIMEOUT.into_response()))
 }
 
-/// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata. A plain
-/// function under tower's `MapResponseLayer`, so the responses that carry no challenge cost a header
-/// lookup and no allocation.
+/// RFC 9728 §5.1: every `Bearer` and `DPoP` challenge points at the protected resource metadata.
+/// A plain function under tower's `MapResponseLayer`, so the responses that carry no challenge cost
+/// a header lookup and no allocation.
 fn add_resource_metadata(metadata_url: &str, mut response: Response) -> Response {
-    let challenge = response
+    if !response.headers().contains_key(WWW_AUTHENTICATE) {
+        return response;
+    }
+    // One field per challenge (a 401 without credentials has one per accepted scheme): each gets
+    // the parameter, in its order.
+    let challenges: Vec<HeaderValue> = response
         .headers()
-        .get(WWW_AUTHENTICATE)
-        .and_then(|value| value.to_str().ok());
-    if let Some(challenge) = challenge.filter(|value| value.starts_with("Bearer ")) {
-        let with_metadata = format!("{challenge}, resource_metadata=\"{metadata_url}\"");
-        if let Ok(value) = HeaderValue::from_str(&with_metadata) {
-            response.headers_mut().insert(WWW_AUTHENTICATE, value);
-        }
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .map(|value| match value.to_str() {
+            Ok(challenge) if challenge.starts_with("Bearer ") || challenge.starts_with("DPoP ") => {
+                let with_metadata = format!("{challenge}, resource_metadata=\"{metadata_url}\"");
+                HeaderValue::from_str(&with_metadata).unwrap_or_else(|_| value.clone())
+            }
+            _ => value.clone(),
+        })
+        .collect();
+    let headers = response.headers_mut();
+    headers.remove(WWW_AUTHENTICATE);
+    for value in challenges {
+        headers.append(WWW_AUTHENTICATE, value);
     }
     response
 }

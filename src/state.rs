@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::auth::providers::KeySource;
-use crate::auth::{Discovery, Endpoints, HttpFetcher, KeyStore, Verifier};
+use crate::auth::{Discovery, DpopVerifier, Endpoints, HttpFetcher, KeyStore, Verifier};
 use crate::config::Settings;
 #[cfg(feature = "local-issuer")]
 use crate::issuer::{IssuerError, IssuerState, LocalIssuer};
@@ -41,6 +41,8 @@ pub struct AppState(Arc<Handles>);
 pub struct Handles {
     /// Verifies bearer tokens against the configured provider.
     pub verifier: Verifier,
+    /// Checks DPoP proofs (RFC 9449) and remembers their `jti`.
+    pub dpop: DpopVerifier,
     /// The settings the service started with.
     pub settings: Arc<Settings>,
     /// Every trusted issuer's discovery and endpoints, in the order of [`Settings::providers`]; never
@@ -94,6 +96,7 @@ macro_rules! handles_from_state {
 
 handles_from_state! {
     verifier: Verifier,
+    dpop: DpopVerifier,
     settings: Arc<Settings>,
     userinfo: UserInfoStore,
     http: HttpFetcher,
@@ -153,14 +156,18 @@ impl AppState {
             return Err(StartError::NoProvider);
         };
         let verifier = Verifier::trusting(settings.auth.clone(), first, trusted.collect());
+        let dpop = DpopVerifier::new(&settings)?;
         #[cfg(feature = "local-issuer")]
         let issuer = match local {
-            Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
+            Some(local) => {
+                Some(IssuerState::open(&settings, local, verifier.clone(), dpop.clone()).await?)
+            }
             None => None,
         };
         let userinfo = UserInfoStore::new(&settings.cache, http.clone())?;
         Ok(Self(Arc::new(Handles {
             verifier,
+            dpop,
             settings: Arc::new(settings),
             issuers,
             #[cfg(feature = "local-issuer")]

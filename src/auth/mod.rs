@@ -31,9 +31,9 @@ mod verify;
 pub use claims::{Claims, Grants, RegisteredClaims, Verified};
 #[cfg(feature = "sessions")]
 pub use cookie::{ID_TOKEN_COOKIE, SESSION_COOKIE};
-pub use credentials::{bearer_token, id_token, request_token};
+pub use credentials::{Credentials, bearer_token, credentials, id_token, request_token};
 pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};
-pub use dpop::{DpopMode, DpopVerifier};
+pub use dpop::{DpopKey, DpopMode, DpopVerifier};
 pub use endpoints::{Endpoint, Endpoints, callback_path};
 pub use error::{IdTokenError, ProofError, TokenError, VerifyError};
 pub use extract::{AccessToken, IdToken};

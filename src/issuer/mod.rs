@@ -89,9 +89,6 @@ pub enum IssuerError {
     /// The local accounts database could not be opened or migrated.
     #[error("accounts database: {0}")]
     Database(#[from] sqlx::Error),
-    /// `[CACHE] URL`, where the token endpoint's DPoP replay store would be shared, is unusable.
-    #[error(transparent)]
-    Cache(#[from] crate::store::CacheUrlError),
 }
 
 /// What a new access token grants.

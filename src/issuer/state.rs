@@ -23,9 +23,7 @@ pub struct IssuerState {
     pub redirect_uris: Vec<String>,
     /// Checks access tokens presented to `/userinfo`.
     pub verifier: Verifier,
-    /// Checks the DPoP proofs sent to `/oauth/token`, whose keys the tokens are bound to. Its replay
-    /// store is its own: a proof for `POST /oauth/token` is good nowhere else anyway, and with
-    /// `[CACHE] URL` replicas share it through Redis.
+    /// Checks DPoP proofs: at `/userinfo`, and at `/oauth/token` to bind a token to a key.
     pub dpop: DpopVerifier,
     /// Local accounts.
     pub accounts: AccountStore,
@@ -41,17 +39,24 @@ impl FromRef<IssuerState> for Verifier {
     }
 }
 
+impl FromRef<IssuerState> for DpopVerifier {
+    fn from_ref(state: &IssuerState) -> Self {
+        state.dpop.clone()
+    }
+}
+
 impl IssuerState {
     /// Opens the accounts database and the client credentials named by `settings`, around `issuer`
-    /// (already opened: its keys are the verifier's) and the `verifier` that checks its tokens.
+    /// (already opened: its keys are the verifier's), the `verifier` that checks its tokens and the
+    /// service's `dpop` proof checker (one replay store for the whole service).
     ///
     /// # Errors
-    /// When the database cannot be opened or migrated, the credentials file read or written, or
-    /// `[CACHE] URL` used by a binary built without Redis.
+    /// When the database cannot be opened or migrated, or the credentials file read or written.
     pub async fn open(
         settings: &Settings,
         issuer: LocalIssuer,
         verifier: Verifier,
+        dpop: DpopVerifier,
     ) -> Result<Self, IssuerError> {
         let accounts = AccountStore::open(&settings.local.database_url).await?;
         let configured = settings
@@ -84,7 +89,6 @@ impl IssuerState {
             .map(str::to_owned)
             .to_vec();
         let redirect_uris = redirect_uris(settings, &issuer);
-        let dpop = DpopVerifier::new(settings)?;
         Ok(Self {
             issuer,
             client,

@@ -16,6 +16,7 @@ mod authorize;
 mod browser;
 mod config;
 mod current_user;
+mod dpop;
 #[cfg(feature = "local-issuer")]
 mod dpop_local;
 mod endpoints;

@@ -3,6 +3,7 @@
 //! must be bound to; the extractors ([`crate::auth::Claims`] and the rest) call it for every request
 //! sent with `Authorization: DPoP <token>`.
 
+mod binding;
 mod htu;
 mod proof;
 mod replay;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, Method};
 use jsonwebtoken::get_current_timestamp;
 
+pub(crate) use self::binding::bound_key;
 pub(crate) use self::proof::CheckedProof;
 use self::proof::Expected;
 pub use self::proof::{
@@ -30,6 +32,12 @@ use crate::store::CacheUrlError;
 
 /// The request header a proof travels in (RFC 9449 §4.1).
 pub const DPOP_HEADER: HeaderName = HeaderName::from_static("dpop");
+
+/// In a request's extensions once its DPoP proof and token were accepted: the RFC 7638 thumbprint of
+/// the key the client proved it holds. Handlers may read it (`Extension<DpopKey>`); refusals after
+/// authentication (`insufficient_scope`) use it to answer with the `DPoP` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopKey(pub String);
 
 /// `[AUTH] DPOP`: which token schemes the API accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
