@@ -16,7 +16,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine;
@@ -25,6 +24,7 @@ use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use serde_json::{Value, json};
 use url::Url;
 
+pub use crate::auth::dpop::access_token_hash;
 use crate::auth::{RandomError, random_token};
 
 /// The PEM label of a PKCS#8 private key (RFC 7468 §10).
@@ -259,11 +259,6 @@ impl ProofKey {
             thumbprint,
         })
     }
-}
-
-/// `ath` (RFC 9449 §4.2): the base64url SHA-256 of the access token's ASCII text.
-pub fn access_token_hash(access_token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest(&SHA256, access_token.as_bytes()))
 }
 
 /// `htu` (RFC 9449 §4.2): the request URL without query and fragment.

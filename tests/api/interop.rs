@@ -224,6 +224,12 @@ async fn a_key_rotation_at_the_provider_is_followed_without_restart() {
     assert_invalid_token(app.get_with("/api/private", &old_token).await, "key").await;
 }
 
+/// `path` under the service's PUBLIC_URL (here the default, `http://127.0.0.1:8000`, as if behind a
+/// proxy): the URL a proof names (`htu`), whatever address the request reached.
+fn public_url(app: &TestApp, path: &str) -> String {
+    format!("{}{path}", app.state.settings.server.public_base())
+}
+
 /// GET `path` with `Authorization: DPoP <token>` and `proof` as the `DPoP` header.
 async fn get_with_proof(app: &TestApp, path: &str, token: &str, proof: &str) -> reqwest::Response {
     app.get(path)
@@ -256,7 +262,7 @@ async fn a_dpop_bound_token_from_the_provider_works_only_with_a_fresh_proof_of_i
         "the provider bound the token to the key of the proof it was sent with"
     );
 
-    let url = app.url("/api/private");
+    let url = public_url(&app, "/api/private");
     let proof = key.proof("GET", &url, Some(&token)).unwrap();
     let response = get_with_proof(&app, "/api/private", &token, &proof).await;
     assert_eq!(response.status(), 200);
@@ -273,7 +279,7 @@ async fn a_dpop_bound_token_from_the_provider_works_only_with_a_fresh_proof_of_i
 
     // A proof made for another URL of the same API does not carry over (`htu`, RFC 9449 §4.3).
     let for_public = key
-        .proof("GET", &app.url("/api/public"), Some(&token))
+        .proof("GET", &public_url(&app, "/api/public"), Some(&token))
         .unwrap();
     assert_refused(
         get_with_proof(&app, "/api/private", &token, &for_public).await,
@@ -291,7 +297,7 @@ async fn a_dpop_bound_token_from_the_provider_works_only_with_a_fresh_proof_of_i
     .await;
 
     // A fresh proof still works after the refusals, on a route that also checks the scope.
-    let scoped = app.url("/api/private-scoped");
+    let scoped = public_url(&app, "/api/private-scoped");
     let fresh = key.proof("GET", &scoped, Some(&token)).unwrap();
     assert_eq!(
         get_with_proof(&app, "/api/private-scoped", &token, &fresh)
