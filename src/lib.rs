@@ -7,7 +7,8 @@
 //! - [`config`]: `Settings`, from defaults < INI file < `SECTION_KEY` environment variables.
 //! - [`state`]: `AppState`, the handles every handler shares.
 //! - [`auth`]: key sets, the `Verifier`, and the extractors handlers use (`Claims`, `RequireScope`, …);
-//!   [`auth::providers`] maps each provider's settings to what the verifier checks.
+//!   [`auth::providers`] maps each provider's settings to what the verifier checks; [`auth::dpop`]
+//!   checks DPoP proofs (RFC 9449) for bound tokens.
 //! - [`issuer`]: the embedded development identity provider (`PROVIDER = local`).
 //! - [`routes`]: the endpoints, one module per area.
 //! - [`session`]: browser login (`/login`, `/auth-callback`, `/logout`) and the session cookies.
@@ -62,6 +63,7 @@ use tower::util::{MapFutureLayer, MapResponseLayer};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
+use auth::dpop::DPOP_HEADER;
 pub use config::Settings;
 pub use error::ApiError;
 pub use server::{ServerLimits, serve, serve_with};
@@ -132,6 +134,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
                     AUTHORIZATION,
                     COOKIE,
                     ID_TOKEN_HEADER,
+                    DPOP_HEADER,
                 ]))
                 .layer(telemetry::trace_layer())
                 .option_layer(cors)
@@ -203,7 +206,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow_origin)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([AUTHORIZATION, CONTENT_TYPE, ID_TOKEN_HEADER])
+            // `DPoP`: a browser client sends its proof on cross-origin calls too (RFC 9449 §4.1).
+            .allow_headers([AUTHORIZATION, CONTENT_TYPE, ID_TOKEN_HEADER, DPOP_HEADER])
             .expose_headers([WWW_AUTHENTICATE])
             .max_age(Duration::from_secs(600)),
     )

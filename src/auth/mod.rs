@@ -1,6 +1,7 @@
 //! Token verification: the public face of the `auth` tree.
 //!
-//! A request's bearer token goes through [`Verifier::verify`] once; handlers ask for what they need with
+//! A request's access token goes through [`Verifier::verify`] once (a `DPoP` one with its proof
+//! through [`DpopVerifier`] too); handlers ask for what they need with
 //! the extractors [`Verified`] (no view of the claims), [`Claims`], `Option<Claims>`,
 //! [`RequireScope`] and [`RequirePermission`]; [`AccessToken`] and `Option<IdToken>` hand over the
 //! raw tokens for calls to the provider.

@@ -609,3 +609,42 @@ async fn two_replicas_sharing_redis_refuse_a_proof_the_other_accepted() {
         "the second replica refused a proof the first accepted"
     );
 }
+
+#[tokio::test]
+async fn a_browser_client_may_send_its_proof_cross_origin() {
+    let app = TestApp::builder()
+        .extra(&[("SERVER_CORS_ORIGINS", "http://localhost:3000")])
+        .spawn()
+        .await;
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/api/private"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization,dpop")
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("dpop"), "{allowed}");
+}
+
+#[tokio::test]
+async fn the_openapi_description_explains_how_to_call_with_dpop() {
+    let app = TestApp::builder().spawn().await;
+    let doc: Value = app
+        .get("/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let description = doc["info"]["description"].as_str().unwrap();
+    for needle in ["Authorization: DPoP <token>", "`DPoP` header", "ath", "htu"] {
+        assert!(description.contains(needle), "{needle}: {description}");
+    }
+}
