@@ -254,6 +254,46 @@ mod tests {
         assert_eq!(bearer_token(&header(b"Bearer   a.b")).unwrap(), Some("a.b"));
     }
 
+    fn dpop_parts(pairs: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder();
+        for (name, value) in pairs {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_dpop_scheme_needs_one_proof_and_is_unknown_when_off() {
+        let sent = dpop_parts(&[("authorization", "DPoP a.b.c"), ("dpop", "x.y.z")]);
+        assert!(matches!(
+            credentials(&sent, DpopMode::Allowed),
+            Ok(Some(Credentials::Dpop {
+                token: "a.b.c",
+                proof: "x.y.z"
+            }))
+        ));
+        assert!(matches!(credentials(&sent, DpopMode::Off), Ok(None)));
+        assert_eq!(bearer_token(&sent).unwrap(), None, "DPoP is not Bearer");
+        let refused =
+            |pairs: &[(&str, &str)]| match credentials(&dpop_parts(pairs), DpopMode::Allowed) {
+                Err(ApiError::InvalidDpopProof(error)) => error,
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(
+            refused(&[("authorization", "DPoP a.b.c")]),
+            ProofError::Missing
+        );
+        assert_eq!(
+            refused(&[
+                ("authorization", "DPoP a.b.c"),
+                ("dpop", "1"),
+                ("dpop", "2")
+            ]),
+            ProofError::Several
+        );
+        assert_eq!(refused(&[("dpop", "x.y.z")]), ProofError::WithoutToken);
+    }
+
     #[test]
     fn the_b64token_table_allows_exactly_the_rfc_6750_characters() {
         let grammar = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);

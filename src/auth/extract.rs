@@ -78,7 +78,7 @@ async fn proven(
     let checked = dpop.check(proof, &parts.method, parts.uri.path(), Some(token))?;
     let verified = verifier.verify(token).await?;
     match bound_key(&verified)? {
-        Some(jkt) if jkt == checked.jkt => {}
+        Some(jkt) if *jkt == checked.jkt => {}
         Some(_) => return Err(TokenError::DpopKeyMismatch.into()),
         None => return Err(TokenError::NotDpopBound.into()),
     }

@@ -358,6 +358,14 @@ async fn a_bound_token_sent_as_bearer_is_refused() {
     let app = TestApp::builder().spawn().await;
     let client = Client::new();
     let token = client.bound_token(&app);
+    // Used rightly first, so its verification is cached: the binding must come with the cache hit.
+    let proof = client.proof(&app, "/api/private", &token);
+    assert_eq!(
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status(),
+        200
+    );
     let response = app.get_with("/api/private", &token).await;
     assert_eq!(response.status(), 401);
     assert!(www_authenticate(&response).starts_with("Bearer realm="));
@@ -608,6 +616,31 @@ async fn two_replicas_sharing_redis_refuse_a_proof_the_other_accepted() {
         refused,
         "the second replica refused a proof the first accepted"
     );
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_dead_redis_leaves_replays_to_each_replicas_own_store_not_an_outage() {
+    // Nothing listens there.
+    let url = format!("redis://127.0.0.1:{}/0", crate::helpers::free_port());
+    let app = TestApp::builder()
+        .extra(&[("CACHE_URL", &url)])
+        .spawn()
+        .await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let proof = client.proof(&app, "/api/private", &token);
+    assert_eq!(
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status(),
+        200
+    );
+    assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &token, &proof).await,
+        "invalid_dpop_proof",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, Method};
 use jsonwebtoken::get_current_timestamp;
 
-pub(crate) use self::binding::bound_key;
+pub(crate) use self::binding::{KeyBinding, bound_key};
 pub(crate) use self::proof::CheckedProof;
 use self::proof::Expected;
 pub use self::proof::{
