@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-#[cfg(feature = "local-issuer")]
-use clap::Args;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use protected_api::Settings;
 #[cfg(feature = "local-issuer")]
 use protected_api::auth::providers::ProviderKind;
