@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: protected-api and two peers side by side, one run, loopback only.
 #   bash bench/run.sh            (ROUNDS=3 rounds of DURATION=5 seconds per workload, CONNECTIONS=50,
-#                                 THREADS=1, LOGS=warn)
+#                                 THREADS=1, LOGS=warn, DPOP_PROOFS_PER_SECOND=30000)
 # Every round runs every workload once, servers in turn, so that drift on a shared machine falls on
 # all of them alike; rates are averaged over the rounds and every ratio compares those averages.
 # Every row starts a fresh server, warms it up for 1 s, runs wrk for DURATION and reads the server's
@@ -19,6 +19,8 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
 LOGS=${LOGS:-warn}
+# Proofs made per second of each DPoP row: more than the server can take, since a proof is sent once.
+DPOP_PROOFS_PER_SECOND=${DPOP_PROOFS_PER_SECOND:-30000}
 SCRIPT=bench
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
@@ -35,12 +37,14 @@ PEERS=$ROOT/bench/target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_idp NAME KEYS TOKENS: a bench-idp in $WORK/NAME/ (issuer, valid, invalid files).
+# start_idp NAME KEYS TOKENS: a bench-idp in $WORK/NAME/ (issuer, valid, invalid files; a DPoP key
+# dpop.pem and one token bound to it, dpop).
 start_idp() {
   local dir=$WORK/$1
   mkdir -p "$dir"
   "$PEERS/bench-idp" --keys "$2" --tokens "$3" --invalid 5000 \
-    --out-valid "$dir/valid" --out-invalid "$dir/invalid" --issuer-file "$dir/issuer" &
+    --out-valid "$dir/valid" --out-invalid "$dir/invalid" --issuer-file "$dir/issuer" \
+    --dpop-key "$dir/dpop.pem" --out-dpop "$dir/dpop" &
   PIDS+=($!)
   until [ -s "$dir/issuer" ]; do sleep 0.2; done
   head -n 1 "$dir/valid" > "$dir/one"
@@ -70,16 +74,32 @@ start_server() {
 declare -A RPS P50S P99S NON2XX TOTAL HWM ANON
 ROWS=()
 
-# row LABEL KIND IDP PATH TOKENS [ENV…]: one measured workload on a fresh server.
+# proofs IDP URL COUNT FILE: COUNT fresh DPoP proofs for GET URL with IDP's bound token, in FILE.
+proofs() {
+  "$PEERS/bench-proofs" --key "$WORK/$1/dpop.pem" --token-file "$WORK/$1/dpop" --url "$2" \
+    --count "$3" --out "$4"
+}
+
+# row LABEL KIND IDP PATH TOKENS [ENV…]: one measured workload on a fresh server. TOKENS is none,
+# a token file of IDP (valid, invalid, one), or dpop: IDP's bound token with a fresh proof per
+# request, the proofs made once the server's URL is known, apart for the warm-up and the run (a proof
+# is good once, and for about a minute).
 row() {
   local label=$1 kind=$2 idp=$3 path=$4 tokens=$5; shift 5
   local key="$kind|$label" port; port=$(free_port)
   start_server "$kind" "$idp" "$port" "$@"
-  local url="http://127.0.0.1:$port$path" file=""
+  local url="http://127.0.0.1:$port$path" file="" script=bench/lua/bearer.lua warm="" run=""
   [ "$tokens" != none ] && file=$WORK/$idp/$tokens
-  TOKENS_FILE=$file wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -s bench/lua/bearer.lua "$url" >/dev/null
+  if [ "$tokens" = dpop ]; then
+    script=bench/lua/dpop.lua warm=$WORK/proofs-warm run=$WORK/proofs-run
+    proofs "$idp" "$url" "$DPOP_PROOFS_PER_SECOND" "$warm"
+    proofs "$idp" "$url" $((DPOP_PROOFS_PER_SECOND * DURATION)) "$run"
+  fi
+  TOKENS_FILE=$file PROOFS_FILE=$warm THREADS=$THREADS \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -s "$script" "$url" >/dev/null
   local result
-  result=$(TOKENS_FILE=$file wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s bench/lua/bearer.lua "$url" | grep '^RESULT')
+  result=$(TOKENS_FILE=$file PROOFS_FILE=$run THREADS=$THREADS \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$script" "$url" | grep '^RESULT')
   local hwm anon
   hwm=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER/status")
   anon=$(awk '/^Anonymous/ {printf "%.1f", $2/1024}' "/proc/$SERVER/smaps_rollup")
@@ -130,6 +150,9 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
   row repeated-metrics-off protected-api one-key /api/private one SERVER_METRICS=false
   row repeated jwt-authorizer one-key /api/private one
   row repeated handwritten one-key /api/private one
+  # The repeated row's cached token, as DPoP with a new ES256 proof per request: its cost is this row
+  # against protected-api's repeated row.
+  row dpop protected-api one-key /api/private dpop
   row distinct protected-api one-key /api/private valid
   row distinct-50-keys protected-api fifty-keys /api/private valid
   row distinct jwt-authorizer one-key /api/private valid
@@ -158,6 +181,7 @@ done
   echo "Ratios of the means (targets in bench/README.md):"
   echo "- public: protected-api / handwritten: $(mean_ratio 'protected-api|public' 'handwritten|public') (≥ 0.9), / jwt-authorizer: $(mean_ratio 'protected-api|public' 'jwt-authorizer|public')"
   echo "- private repeated / public (protected-api): $(mean_ratio 'protected-api|repeated' 'protected-api|public') (≥ 0.85)"
+  echo "- DPoP (fresh ES256 proof per request) / Bearer repeated (protected-api): $(mean_ratio 'protected-api|dpop' 'protected-api|repeated'), / Bearer distinct: $(mean_ratio 'protected-api|dpop' 'protected-api|distinct')"
   echo "- distinct: protected-api / jwt-authorizer: $(mean_ratio 'protected-api|distinct' 'jwt-authorizer|distinct') (≥ 1.2)"
   echo "- distinct: protected-api / handwritten: $(mean_ratio 'protected-api|distinct' 'handwritten|distinct') (≥ 1.2)"
   echo "- invalid / valid distinct (protected-api): $(mean_ratio 'protected-api|invalid' 'protected-api|distinct') (≥ 1)"

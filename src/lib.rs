@@ -14,6 +14,7 @@
 //! - [`session`]: browser login (`/login`, `/auth-callback`, `/logout`) and the session cookies.
 //! - [`store`]: local accounts (SQLite) and the user-info store (memory or Redis).
 //! - [`openapi`]: the OpenAPI document and Swagger UI.
+//! - [`dpop_proof`]: the client's side of DPoP: a P-256 key file and the proofs it signs.
 //! - [`error`]: `ApiError`, mapped to status, `WWW-Authenticate` and a JSON body in one place.
 //! - [`extract`]: `Form`, `Json`, `Query`, `Path`, `Bytes` whose rejections are `ApiError` JSON.
 //! - [`telemetry`]: logging and the per-request span.
@@ -31,6 +32,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dpop_proof;
 pub mod error;
 pub mod extract;
 #[cfg(feature = "local-issuer")]

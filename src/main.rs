@@ -1,5 +1,5 @@
-//! The `protected-api` command: `serve` (the default) and `token`. Loads settings, starts telemetry and
-//! calls the library; nothing else.
+//! The `protected-api` command: `serve` (the default), `token` and `dpop`. Loads settings, starts
+//! telemetry and calls the library; nothing else.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,12 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-#[cfg(feature = "local-issuer")]
-use clap::Args;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use protected_api::Settings;
 #[cfg(feature = "local-issuer")]
 use protected_api::auth::providers::ProviderKind;
+use protected_api::dpop_proof::ProofKey;
 #[cfg(feature = "local-issuer")]
 use protected_api::issuer::{Grant, LocalIssuer, TokenFormat};
 #[cfg(feature = "local-issuer")]
@@ -38,6 +37,8 @@ enum Command {
     /// [LOCAL] TOKEN_FORMAT = opaque, a random one kept in its database
     #[cfg(feature = "local-issuer")]
     Token(TokenArgs),
+    /// Print one fresh DPoP proof (RFC 9449) for a request, for curl's `DPoP` header
+    Dpop(DpopArgs),
     /// Exit 0 when the service at the configured address answers /healthz (for container health checks)
     Healthcheck,
 }
@@ -57,6 +58,25 @@ struct TokenArgs {
     /// Lifetime in seconds [default: [LOCAL] TOKEN_TTL]
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     ttl: Option<u64>,
+    /// Bind the token to this DPoP key (claim `cnf.jkt`, RFC 9449 §6.1); created when missing
+    #[arg(long, value_name = "FILE")]
+    dpop_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DpopArgs {
+    /// EC P-256 private key, PKCS#8 PEM; generated there (mode 0600) when the file does not exist
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The request's method (`htm`)
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// The request's URL (`htu`; query and fragment are left out)
+    #[arg(long)]
+    url: String,
+    /// The access token the request carries, hashed into `ath`
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -72,8 +92,14 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         #[cfg(feature = "local-issuer")]
         Command::Token(args) => print_token(&settings, args),
+        // The client's side: made with the client's own key, whatever the provider.
+        Command::Dpop(args) => print_proof(&args),
         Command::Healthcheck => healthcheck(&settings),
     };
+    exit_code(outcome)
+}
+
+fn exit_code(outcome: anyhow::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -141,13 +167,22 @@ fn print_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
         scopes.push(settings.auth.scope.clone());
         permissions.push(settings.auth.permission.clone());
     }
+    let mut extra = serde_json::Map::new();
+    if let Some(path) = &args.dpop_key {
+        // RFC 9449 §6.1: the token names the key its proofs must be signed with.
+        let key = open_dpop_key(path)?;
+        extra.insert(
+            "cnf".to_owned(),
+            serde_json::json!({ "jkt": key.thumbprint() }),
+        );
+    }
     let grant = Grant {
         sub: args.sub,
         client_id: "protected-api-cli".to_owned(),
         scopes,
         permissions,
         ttl: args.ttl.map(Duration::from_secs),
-        extra: serde_json::Map::new(),
+        extra,
     };
     let issued = match settings.local.token_format {
         TokenFormat::Jwt => issuer.mint(&grant)?,
@@ -165,6 +200,29 @@ fn print_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
     };
     println!("{}", issued.access_token);
     Ok(())
+}
+
+/// Prints a proof for `args.method` `args.url` signed with the key in `args.key`.
+fn print_proof(args: &DpopArgs) -> anyhow::Result<()> {
+    let key = open_dpop_key(&args.key)?;
+    println!(
+        "{}",
+        key.proof(&args.method, &args.url, args.token.as_deref())?
+    );
+    Ok(())
+}
+
+/// The DPoP key at `path`, generated there when missing (said on stderr: stdout is the result).
+fn open_dpop_key(path: &std::path::Path) -> anyhow::Result<ProofKey> {
+    let (key, created) = ProofKey::load_or_create(path)?;
+    if created {
+        eprintln!(
+            "protected-api: generated a DPoP key in {} (thumbprint {})",
+            path.display(),
+            key.thumbprint()
+        );
+    }
+    Ok(key)
 }
 
 fn healthcheck(settings: &Settings) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::state::IssuerState;
 use super::{authorize, introspect, signup, token, userinfo};
+use crate::auth::dpop::SUPPORTED_ALGORITHM_NAMES;
 
 /// The issuer's routes, with their state applied.
 pub fn router<S: Clone + Send + Sync + 'static>(state: IssuerState) -> Router<S> {
@@ -43,7 +44,7 @@ pub async fn jwks(State(state): State<IssuerState>) -> impl IntoResponse {
     responses((status = 200, description = "OpenID Connect Discovery 1.0 metadata", body = Object)))]
 pub async fn openid_configuration(State(state): State<IssuerState>) -> Json<Value> {
     let issuer = state.issuer.issuer();
-    Json(json!({
+    let mut metadata = json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "token_endpoint": format!("{issuer}/oauth/token"),
@@ -61,5 +62,10 @@ pub async fn openid_configuration(State(state): State<IssuerState>) -> Json<Valu
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": state.user_scopes.iter().chain(state.default_scopes.iter()).collect::<std::collections::BTreeSet<_>>(),
         "claims_supported": ["sub", "name", "email", "preferred_username"],
-    }))
+    });
+    if state.dpop.mode().accepts_dpop() {
+        // RFC 9449 §5.1: the token endpoint binds tokens to proofs signed with these.
+        metadata["dpop_signing_alg_values_supported"] = json!(SUPPORTED_ALGORITHM_NAMES);
+    }
+    Json(metadata)
 }

@@ -1,5 +1,7 @@
 //! `POST /oauth/token` (RFC 6749 §3.2): `client_credentials` for machines, `password` (the form of
 //! FastAPI's `OAuth2PasswordRequestForm`) and `authorization_code` with PKCE (RFC 7636) for people.
+//! A request with a `DPoP` proof gets a token bound to the proof's key (RFC 9449 §5), whatever the
+//! grant.
 
 use std::net::SocketAddr;
 
@@ -7,7 +9,7 @@ use axum::Json;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -18,7 +20,8 @@ use utoipa::ToSchema;
 use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::state::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
-use crate::auth::pkce_challenge;
+use crate::auth::dpop::{CheckedProof, proof_header};
+use crate::auth::{ProofError, pkce_challenge};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::FormOrJson;
 use crate::store::passwords::RETRY_AFTER_SECS;
@@ -63,12 +66,15 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
+/// Where the token endpoint is, under PUBLIC_URL: the `htu` of the proofs sent to it.
+const TOKEN_PATH: &str = "/oauth/token";
+
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// The access token: a JWT, or an opaque string with `[LOCAL] TOKEN_FORMAT = opaque`.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the key of the request's DPoP proof (RFC 9449 §5).
     pub token_type: String,
     /// Seconds until it expires.
     pub expires_in: u64,
@@ -184,6 +190,29 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// A proof the token endpoint refuses (RFC 9449 §5): `invalid_dpop_proof`, a token endpoint error, so
+/// 400 (RFC 6749 §5.2). A full replay store is no fault of the client's: 503, try again.
+impl From<ProofError> for OAuthError {
+    fn from(error: ProofError) -> Self {
+        match error {
+            ProofError::StoreFull => {
+                let mut busy = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    error.to_string(),
+                );
+                busy.retry_after = Some(1);
+                busy
+            }
+            other => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
 /// A body the extractors could not read is an `invalid_request` (RFC 6749 §5.2); one over the size
 /// limit keeps its 413.
 impl From<ApiError> for OAuthError {
@@ -221,15 +250,17 @@ pub(super) fn no_store() -> [(HeaderName, &'static str); 2] {
     [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
 }
 
-/// Issues access tokens (and ID tokens for people who asked for `openid`).
+/// Issues access tokens (and ID tokens for people who asked for `openid`). With a `DPoP` proof the
+/// access token is bound to the proof's key (`cnf.jkt`, `token_type` `DPoP`).
 #[utoipa::path(post, path = "/oauth/token", tag = "local issuer",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof (RFC 9449) for POST to this URL, without `ath`: the token is then bound to its key. `protected-api dpop --method POST --url …/oauth/token` makes one.")),
     responses(
         (status = 200, description = "Token issued", body = TokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target", body = ErrorBody),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof", body = ErrorBody),
         (status = 401, description = "invalid_client", body = ErrorBody),
         (status = 429, description = "slow_down: too many failed logins from this address or for this account (see Retry-After), or too many logins in progress from this address (Retry-After: 1)", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: too many logins at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "temporarily_unavailable: too many logins (or DPoP proofs) at once; see Retry-After", body = ErrorBody),
     ))]
 pub async fn token(
     State(state): State<IssuerState>,
@@ -251,10 +282,12 @@ pub async fn token(
             ),
         ));
     }
+    let binding = proof_binding(&state, &headers)?;
+    let binding = binding.as_ref();
     match request.grant_type.as_deref() {
-        Some("client_credentials") => client_credentials(&state, &headers, request).await,
-        Some("password") => password(&state, peer, request).await,
-        Some("authorization_code") => authorization_code(&state, request).await,
+        Some("client_credentials") => client_credentials(&state, &headers, request, binding).await,
+        Some("password") => password(&state, peer, request, binding).await,
+        Some("authorization_code") => authorization_code(&state, request, binding).await,
         Some(other) => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -266,10 +299,34 @@ pub async fn token(
     }
 }
 
+/// The request's `DPoP` proof, whose key the token is to be bound to, once it passes the checks of
+/// RFC 9449 §4.3 for `POST /oauth/token` (without `ath`: there is no access token yet). Its `jti`
+/// is recorded by [`issue`], after the grant succeeded, so callers without credentials cannot fill
+/// the replay store. `None` without a proof, or when `[AUTH] DPOP = off`: the header is then
+/// ignored and the token is a Bearer token, as from a server that does not know DPoP (§5).
+fn proof_binding(
+    state: &IssuerState,
+    headers: &HeaderMap,
+) -> Result<Option<CheckedProof>, OAuthError> {
+    if !state.dpop.mode().accepts_dpop() {
+        return Ok(None);
+    }
+    let Some(proof) = proof_header(headers)? else {
+        return Ok(None);
+    };
+    Ok(Some(state.dpop.check(
+        proof,
+        &Method::POST,
+        TOKEN_PATH,
+        None,
+    )?))
+}
+
 async fn client_credentials(
     state: &IssuerState,
     headers: &HeaderMap,
     request: TokenRequest,
+    binding: Option<&CheckedProof>,
 ) -> Result<Response, OAuthError> {
     let client_id = authenticate_client(
         state,
@@ -289,13 +346,14 @@ async fn client_credentials(
         ttl: None,
         extra,
     };
-    issue(state, &grant, None).await
+    issue(state, grant, None, binding).await
 }
 
 async fn password(
     state: &IssuerState,
     peer: SocketAddr,
     request: TokenRequest,
+    binding: Option<&CheckedProof>,
 ) -> Result<Response, OAuthError> {
     if let Some(client_id) = request
         .client_id
@@ -334,12 +392,13 @@ async fn password(
     };
     let scopes = user_scopes(state, request.scope.as_deref())?;
     let grant = user_grant(&account, WEB_CLIENT_ID, scopes);
-    issue(state, &grant, Some((&account, None))).await
+    issue(state, grant, Some((&account, None)), binding).await
 }
 
 async fn authorization_code(
     state: &IssuerState,
     request: TokenRequest,
+    binding: Option<&CheckedProof>,
 ) -> Result<Response, OAuthError> {
     let (Some(code), Some(verifier)) = (request.code.as_deref(), request.code_verifier.as_deref())
     else {
@@ -377,7 +436,13 @@ async fn authorization_code(
     };
     let scopes = code.scope.split_whitespace().map(str::to_owned).collect();
     let grant = user_grant(&account, &code.client_id, scopes);
-    issue(state, &grant, Some((&account, code.nonce.as_deref()))).await
+    issue(
+        state,
+        grant,
+        Some((&account, code.nonce.as_deref())),
+        binding,
+    )
+    .await
 }
 
 /// What a person's token grants: the scopes asked for (within what people may have), no permissions.
@@ -450,15 +515,24 @@ pub(super) fn profile_claims(account: &Account) -> Map<String, Value> {
 }
 
 /// Issues the access token in the configured format (and, for a person granted `openid`, an ID
-/// token, always a JWT) and answers.
+/// token, always a JWT) and answers. With a `binding` proof, whose `jti` is recorded first (a
+/// replay is refused here), the access token carries `cnf.jkt` and is of type `DPoP` (RFC 9449
+/// §5, §6.1); the ID token is never bound.
 async fn issue(
     state: &IssuerState,
-    grant: &Grant,
+    mut grant: Grant,
     person: Option<(&Account, Option<&str>)>,
+    binding: Option<&CheckedProof>,
 ) -> Result<Response, OAuthError> {
+    if let Some(proof) = binding {
+        state.dpop.remember(proof).await?;
+        grant
+            .extra
+            .insert("cnf".into(), json!({ "jkt": proof.jkt }));
+    }
     let issued = state
         .issuer
-        .issue(grant, &state.accounts)
+        .issue(&grant, &state.accounts)
         .await
         .map_err(|error| OAuthError::server_error(&error))?;
     let id_token = match person {
@@ -472,7 +546,7 @@ async fn issue(
     };
     let body = TokenResponse {
         access_token: issued.access_token,
-        token_type: "Bearer".to_owned(),
+        token_type: if binding.is_some() { "DPoP" } else { "Bearer" }.to_owned(),
         expires_in: issued.expires_in,
         scope: grant.scopes.join(" "),
         id_token,

@@ -2,11 +2,14 @@
 //! (`tests/interop/oidc-provider/server.mjs`) on loopback, issuing RFC 9068 JWT access tokens
 //! through a real `client_credentials` grant with resource indicators (RFC 8707). The service runs
 //! with `PROVIDER = oidc` and finds the key set through discovery, as it would with Keycloak or Okta.
+//! With a DPoP proof at its token endpoint the provider issues DPoP-bound tokens (RFC 9449 §5),
+//! which the service accepts only with a fresh proof of the same key.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use protected_api::dpop_proof::ProofKey;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -80,6 +83,25 @@ impl OpenIdProvider {
 
     /// A `client_credentials` grant at the provider's token endpoint (found through discovery).
     async fn client_credentials(&self, resource: &str, scope: Option<&str>) -> String {
+        let body = self.token_request(resource, scope, None).await;
+        assert_eq!(body["token_type"], "Bearer");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A `client_credentials` grant sent with a DPoP proof signed by `key`: a token bound to it.
+    async fn dpop_bound_token(&self, key: &ProofKey, scope: &str) -> String {
+        let body = self.token_request(THIS_API, Some(scope), Some(key)).await;
+        assert_eq!(body["token_type"], "DPoP", "RFC 9449 §5: {body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The token endpoint's answer to a `client_credentials` request, with a proof of `key` if given.
+    async fn token_request(
+        &self,
+        resource: &str,
+        scope: Option<&str>,
+        key: Option<&ProofKey>,
+    ) -> Value {
         let http = reqwest::Client::new();
         let discovery: Value = http
             .get(format!("{}/.well-known/openid-configuration", self.issuer))
@@ -91,18 +113,19 @@ impl OpenIdProvider {
             .unwrap();
         let mut form = vec![("grant_type", "client_credentials"), ("resource", resource)];
         form.extend(scope.map(|scope| ("scope", scope)));
-        let response = http
-            .post(discovery["token_endpoint"].as_str().unwrap())
+        let token_endpoint = discovery["token_endpoint"].as_str().unwrap();
+        let mut request = http
+            .post(token_endpoint)
             .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+            .form(&form);
+        if let Some(key) = key {
+            request = request.header("DPoP", key.proof("POST", token_endpoint, None).unwrap());
+        }
+        let response = request.send().await.unwrap();
         let status = response.status();
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 200, "token endpoint answered {body}");
-        assert_eq!(body["token_type"], "Bearer");
-        body["access_token"].as_str().unwrap().to_owned()
+        body
     }
 }
 
@@ -120,8 +143,13 @@ async fn app_for(provider: &OpenIdProvider) -> TestApp {
 
 /// The JOSE header of a compact JWT.
 fn header_of(token: &str) -> Value {
+    part_of(token, 0)
+}
+
+/// The decoded JSON of part `index` of a compact JWT (0: header, 1: payload).
+fn part_of(token: &str, index: usize) -> Value {
     use base64::Engine as _;
-    let encoded = token.split('.').next().unwrap();
+    let encoded = token.split('.').nth(index).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(encoded)
         .unwrap();
@@ -194,4 +222,87 @@ async fn a_key_rotation_at_the_provider_is_followed_without_restart() {
 
     // The retired key is gone from the refreshed set, so tokens it signed stop working.
     assert_invalid_token(app.get_with("/api/private", &old_token).await, "key").await;
+}
+
+/// `path` under the service's PUBLIC_URL (here the default, `http://127.0.0.1:8000`, as if behind a
+/// proxy): the URL a proof names (`htu`), whatever address the request reached.
+fn public_url(app: &TestApp, path: &str) -> String {
+    format!("{}{path}", app.state.settings.server.public_base())
+}
+
+/// GET `path` with `Authorization: DPoP <token>` and `proof` as the `DPoP` header.
+async fn get_with_proof(app: &TestApp, path: &str, token: &str, proof: &str) -> reqwest::Response {
+    app.get(path)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts a 401 whose JSON `error` is `code`.
+async fn assert_refused(response: reqwest::Response, code: &str, case: &str) {
+    assert_eq!(response.status(), 401, "{case}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{case}: {body}");
+}
+
+#[tokio::test]
+async fn a_dpop_bound_token_from_the_provider_works_only_with_a_fresh_proof_of_its_key() {
+    if !provider_available() {
+        return;
+    }
+    let provider = OpenIdProvider::start(free_port(), "interop-dpop-key").await;
+    let app = app_for(&provider).await;
+    let key = ProofKey::generate().unwrap();
+    let token = provider.dpop_bound_token(&key, "read:messages").await;
+    assert_eq!(
+        part_of(&token, 1)["cnf"]["jkt"],
+        key.thumbprint(),
+        "the provider bound the token to the key of the proof it was sent with"
+    );
+
+    let url = public_url(&app, "/api/private");
+    let proof = key.proof("GET", &url, Some(&token)).unwrap();
+    let response = get_with_proof(&app, "/api/private", &token, &proof).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["claims"]["cnf"]["jkt"], key.thumbprint(), "{body}");
+
+    // Each request needs its own proof: the same one again is a replay (RFC 9449 §11.1).
+    assert_refused(
+        get_with_proof(&app, "/api/private", &token, &proof).await,
+        "invalid_dpop_proof",
+        "the same proof twice",
+    )
+    .await;
+
+    // A proof made for another URL of the same API does not carry over (`htu`, RFC 9449 §4.3).
+    let for_public = key
+        .proof("GET", &public_url(&app, "/api/public"), Some(&token))
+        .unwrap();
+    assert_refused(
+        get_with_proof(&app, "/api/private", &token, &for_public).await,
+        "invalid_dpop_proof",
+        "a proof for another URL",
+    )
+    .await;
+
+    // The bound token alone is not a bearer token: whoever copied it lacks the key.
+    assert_refused(
+        app.get_with("/api/private", &token).await,
+        "invalid_token",
+        "the bound token as Bearer",
+    )
+    .await;
+
+    // A fresh proof still works after the refusals, on a route that also checks the scope.
+    let scoped = public_url(&app, "/api/private-scoped");
+    let fresh = key.proof("GET", &scoped, Some(&token)).unwrap();
+    assert_eq!(
+        get_with_proof(&app, "/api/private-scoped", &token, &fresh)
+            .await
+            .status(),
+        200
+    );
 }

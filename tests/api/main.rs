@@ -17,6 +17,8 @@ mod browser;
 mod config;
 mod current_user;
 mod dpop;
+#[cfg(feature = "local-issuer")]
+mod dpop_local;
 mod endpoints;
 mod errors;
 #[cfg(not(all(feature = "local-issuer", feature = "sessions", feature = "metrics")))]

@@ -4,7 +4,9 @@
 //! the set pays for its size), writes `--tokens` distinct valid RS256 tokens and `--invalid` tokens
 //! with a forged signature (made by another key under the published `kid`, so every one costs the
 //! verifier a full RSA check) to files, one per line, writes its issuer URL to `--issuer-file` (last,
-//! so a reader that sees it can use the token files), and serves until SIGTERM or SIGINT.
+//! so a reader that sees it can use the token files), and serves until SIGTERM or SIGINT. With
+//! `--dpop-key`, it also writes a DPoP key there and one token bound to it (`cnf.jkt`) to
+//! `--out-dpop`, for `bench-proofs` to make the proofs of the DPoP row.
 //!
 //! RSA key generation and signing are spread over every core: 100,000 tokens take seconds, not a
 //! minute.
@@ -17,6 +19,7 @@ use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use protected_api::dpop_proof::ProofKey;
 use protected_api::testing::{AUDIENCE, MockIdp, TestKey};
 
 /// A loopback IdP for the benchmark: a JWKS and files of RS256 tokens.
@@ -47,6 +50,12 @@ struct Args {
     /// Where the audience the tokens carry goes.
     #[arg(long)]
     audience_file: Option<PathBuf>,
+    /// Where a new DPoP key goes (PKCS#8 PEM), with `--out-dpop`.
+    #[arg(long, requires = "out_dpop")]
+    dpop_key: Option<PathBuf>,
+    /// Where one token bound to the `--dpop-key` goes.
+    #[arg(long, requires = "dpop_key")]
+    out_dpop: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -89,6 +98,16 @@ async fn main() {
     write_lines(&args.out_valid, &valid);
     if let Some(path) = &args.out_invalid {
         write_lines(path, &forged);
+    }
+    if let (Some(key_file), Some(token_file)) = (&args.dpop_key, &args.out_dpop) {
+        let key = ProofKey::generate().expect("a DPoP key");
+        write_atomically(key_file, &key.to_pkcs8_pem().expect("PEM"));
+        let cnf = serde_json::json!({ "jkt": key.thumbprint() }); // RFC 9449 §6.1
+        let bound = idp.token().scope("read:messages").claim("exp", exp);
+        write_lines(
+            token_file,
+            &[bound.subject("bench-dpop").claim("cnf", cnf).sign()],
+        );
     }
     if let Some(path) = &args.audience_file {
         write_atomically(path, AUDIENCE);

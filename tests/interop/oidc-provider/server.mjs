@@ -1,6 +1,8 @@
 // A real, certified OpenID provider (npm `oidc-provider`) on loopback for protected-api's interop
 // test (tests/api/interop.rs). It issues RFC 9068 JWT access tokens for two resources: this API and
-// another one, so the test can show a token for the other resource being refused.
+// another one, so the test can show a token for the other resource being refused. A token request
+// that carries a DPoP proof (RFC 9449) gets a DPoP-bound token: `token_type` DPoP, `cnf.jkt` the
+// thumbprint of the proof's key.
 //
 //   node server.mjs --port 4010 --kid key-a
 //
@@ -51,6 +53,9 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // RFC 9449 §5: a `DPoP` header at the token endpoint binds the token; without one it stays a
+    // Bearer token. No server nonces (§8): a proof's `iat` is judged against the clock alone.
+    dPoP: { enabled: true },
     resourceIndicators: {
       enabled: true,
       // A client_credentials request without `resource` gets a token for this API.
