@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The provider's keys cannot be had: 503 `temporarily_unavailable`.
     #[error("signing keys unavailable; try again shortly")]
     KeysUnavailable,
+    /// The issuer's token introspection endpoint cannot be had: 503 `temporarily_unavailable`.
+    #[error("token introspection unavailable; try again shortly")]
+    IntrospectionUnavailable,
     /// The provider answered badly (userinfo, code exchange): 502 `bad_gateway`.
     #[error("{0}")]
     Upstream(&'static str),
@@ -96,6 +99,7 @@ impl From<VerifyError> for ApiError {
         match error {
             VerifyError::Token(error) => Self::InvalidToken(error),
             VerifyError::KeysUnavailable => Self::KeysUnavailable,
+            VerifyError::IntrospectionUnavailable => Self::IntrospectionUnavailable,
         }
     }
 }
@@ -106,6 +110,7 @@ impl From<IdTokenError> for ApiError {
         match error {
             VerifyError::Token(error) => Self::InvalidIdToken(error),
             VerifyError::KeysUnavailable => Self::KeysUnavailable,
+            VerifyError::IntrospectionUnavailable => Self::IntrospectionUnavailable,
         }
     }
 }
@@ -189,7 +194,9 @@ impl ApiError {
             }
             Self::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::KeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::KeysUnavailable | Self::IntrospectionUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+            }
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::InvalidFields { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
@@ -245,7 +252,9 @@ impl ApiError {
         }
         match self {
             Self::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
-            Self::KeysUnavailable => tracing::warn!("refused: {self}"),
+            Self::KeysUnavailable | Self::IntrospectionUnavailable => {
+                tracing::warn!("refused: {self}")
+            }
             other => tracing::debug!("refused: {other}"),
         }
     }
@@ -284,7 +293,7 @@ impl IntoResponse for ApiError {
         if let Some(value) = challenge.and_then(|value| HeaderValue::from_str(&value).ok()) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
-        if matches!(self, Self::KeysUnavailable) {
+        if matches!(self, Self::KeysUnavailable | Self::IntrospectionUnavailable) {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("10"));

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::auth::providers::KeySource;
-use crate::auth::{Discovery, Endpoints, HttpFetcher, KeyStore, Verifier};
+use crate::auth::{
+    Discovery, Endpoints, HttpFetcher, IntrospectionCache, KeyStore, RemoteIntrospector, Verifier,
+};
 use crate::config::Settings;
 #[cfg(feature = "local-issuer")]
 use crate::issuer::{IssuerError, IssuerState, LocalIssuer};
@@ -119,6 +121,7 @@ impl AppState {
         let mut local = None;
         let mut trusted = Vec::new();
         let mut issuers = Vec::new();
+        let mut introspectors = Vec::new();
         for spec in settings.providers() {
             let mut discovery = None;
             // Each issuer gets its own key store: keys never cross issuers, even with equal `kid`s.
@@ -140,6 +143,21 @@ impl AppState {
                     KeyStore::discovered(found, http.clone(), ttl, min_refresh)
                 }
             };
+            if let Some(introspection) = &spec.introspection {
+                // Keys from a configured JWKS_URI leave no discovery to read the endpoint from.
+                // Keys from a configured JWKS_URI leave no discovery to read the endpoint from: one is
+                // made for it (the config checked that the issuer is an http(s) URL).
+                let found = match &discovery {
+                    Some(found) => Some(found.clone()),
+                    None => url::Url::parse(&spec.issuer).ok().map(|issuer_url| {
+                        Discovery::new(&spec.issuer, &issuer_url, http.clone(), min_refresh)
+                    }),
+                };
+                if let Some(found) = found {
+                    let remote = RemoteIntrospector::new(introspection, found, http.clone());
+                    introspectors.push((trusted.len(), Arc::new(remote)));
+                }
+            }
             let endpoints = Endpoints::new(spec.login.clone(), discovery.clone());
             issuers.push(IssuerHandles {
                 discovery,
@@ -152,7 +170,17 @@ impl AppState {
             // `Settings` always holds one provider; this keeps that promise out of the panic path.
             return Err(StartError::NoProvider);
         };
-        let verifier = Verifier::trusting(settings.auth.clone(), first, trusted.collect());
+        let introspections = IntrospectionCache::new(&settings.cache)?;
+        let verifier = Verifier::trusting_with(
+            settings.auth.clone(),
+            first,
+            trusted.collect(),
+            introspections,
+        );
+        for (index, introspector) in introspectors {
+            // Each index is attached once, to an issuer that exists: this cannot fail.
+            let _ = verifier.attach_introspector(index, introspector);
+        }
         #[cfg(feature = "local-issuer")]
         let issuer = match local {
             Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),

@@ -53,7 +53,9 @@ pub struct RegisteredClaims {
     /// Audience, a string or an array.
     #[serde(default)]
     pub aud: Option<Value>,
-    /// Expiry, seconds since the epoch.
+    /// Expiry, seconds since the epoch. Every JWT has one; an introspected opaque token may not
+    /// (RFC 7662 §2.2), and then it is 0.
+    #[serde(default)]
     pub exp: u64,
     /// Not before.
     #[serde(default)]

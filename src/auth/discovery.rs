@@ -26,6 +26,9 @@ pub struct DiscoveryDocument {
     pub userinfo_endpoint: Option<Url>,
     /// RP-initiated logout.
     pub end_session_endpoint: Option<Url>,
+    /// Token introspection (RFC 7662; RFC 8414 §2).
+    #[serde(default)]
+    pub introspection_endpoint: Option<Url>,
     /// RFC 9207 §3: the provider names itself (`iss`) in every authorization response.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,

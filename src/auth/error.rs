@@ -69,6 +69,10 @@ pub enum TokenError {
     /// Firebase `auth_time` lies in the future.
     #[error("auth_time in the future")]
     AuthTimeInFuture,
+    /// The issuer's introspection endpoint says the opaque token is not active (RFC 7662 §2.2):
+    /// revoked, expired, or never issued.
+    #[error("token is not active")]
+    Inactive,
 }
 
 impl TokenError {
@@ -101,6 +105,7 @@ impl TokenError {
             Self::AudienceMismatch => "audience",
             Self::MissingClaim(_) | Self::WrongTokenUse | Self::SubjectMismatch => "claims",
             Self::NotAnAccessToken => "type",
+            Self::Inactive => "inactive",
         }
     }
 }
@@ -141,6 +146,10 @@ pub enum VerifyError {
     /// No keys could be had from the provider and none are cached: 503, the caller may retry.
     #[error("signing keys unavailable")]
     KeysUnavailable,
+    /// An opaque token could not be introspected (the endpoint is down, slow, or answered something
+    /// that is not an RFC 7662 answer): 503, the caller may retry. Nothing was cached.
+    #[error("token introspection unavailable")]
+    IntrospectionUnavailable,
 }
 
 /// Why [`crate::auth::Verifier::verify_id_token`] refused an ID token: a [`VerifyError`] about the ID

@@ -3,7 +3,8 @@
 //! A request's bearer token goes through [`Verifier::verify`] once; handlers ask for what they need with
 //! the extractors [`Verified`] (no view of the claims), [`Claims`], `Option<Claims>`,
 //! [`RequireScope`] and [`RequirePermission`]; [`AccessToken`] and `Option<IdToken>` hand over the
-//! raw tokens for calls to the provider.
+//! raw tokens for calls to the provider. A bearer value that is not a JWT is an opaque token, checked
+//! by introspection (RFC 7662) at its issuer: see [`Introspect`].
 
 mod cache;
 mod claims;
@@ -18,8 +19,11 @@ mod endpoints;
 mod error;
 mod extract;
 mod fetch;
+mod introspect;
+mod introspected;
 mod jwks;
 mod keys;
+mod opaque;
 mod pkce;
 pub mod providers;
 mod random;
@@ -36,11 +40,13 @@ pub use endpoints::{Endpoint, Endpoints, callback_path};
 pub use error::{IdTokenError, TokenError, VerifyError};
 pub use extract::{AccessToken, IdToken};
 pub use fetch::{FetchError, HttpFetcher};
+pub use introspect::{Introspect, IntrospectError, IntrospectFuture, RemoteIntrospector};
 pub use jwks::KeyStore;
 pub use keys::{KeySet, VerifyKey};
+pub use opaque::IntrospectionCache;
 pub use pkce::pkce_challenge;
 pub use random::{RandomError, random_bytes, random_token};
 pub use require::{
     AdminPermission, Match, MessagesScope, RequirePermission, RequireScope, Required, Requirement,
 };
-pub use verify::Verifier;
+pub use verify::{AttachError, Verifier};

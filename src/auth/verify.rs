@@ -1,9 +1,9 @@
 //! [`Verifier::verify`]: size, issuer by `iss`, header rules, key by `kid`, signature, registered
-//! claims, provider rules.
+//! claims, provider rules; or, for a bearer value that is not a JWT, introspection at its issuer.
 
 use std::borrow::Cow;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +15,10 @@ use serde_json::{Map, Value};
 use super::cache::{Cached, TokenCache};
 use super::claims::Verified;
 use super::error::{IdTokenError, TokenError, VerifyError};
+use super::introspect::Introspect;
+use super::introspected;
 use super::jwks::KeyStore;
+use super::opaque::IntrospectionCache;
 use super::providers::{ProviderSpec, TokenPurpose};
 use crate::config::AuthSettings;
 use crate::telemetry::metrics;
@@ -33,6 +36,8 @@ struct Inner {
     issuers: Box<[Trusted]>,
     /// One cache for every issuer: each entry names the issuer whose keys it was checked with.
     cache: TokenCache,
+    /// Introspection answers about opaque tokens, and the introspections in flight.
+    introspections: IntrospectionCache,
 }
 
 /// One trusted issuer: its spec, its own key store and its own rules. Nothing here is shared with
@@ -44,6 +49,8 @@ struct Trusted {
     validations: Validations,
     /// For ID tokens: the same issuer and keys, the client as audience. `None` without a client id.
     id_validations: Option<Validations>,
+    /// Who answers for this issuer's opaque tokens; set once, by [`Verifier::attach_introspector`].
+    introspector: OnceLock<Arc<dyn Introspect>>,
 }
 
 impl Trusted {
@@ -57,6 +64,7 @@ impl Trusted {
             keys,
             validations,
             id_validations,
+            introspector: OnceLock::new(),
         }
     }
 }
@@ -122,6 +130,18 @@ impl Verifier {
         first: (ProviderSpec, KeyStore),
         others: Vec<(ProviderSpec, KeyStore)>,
     ) -> Self {
+        Self::trusting_with(auth, first, others, IntrospectionCache::default())
+    }
+
+    /// As [`Verifier::trusting`], keeping introspection answers about opaque tokens in
+    /// `introspections` (built from `[CACHE]` with [`IntrospectionCache::new`]). Attach the issuers'
+    /// introspectors with [`Verifier::attach_introspector`].
+    pub fn trusting_with(
+        auth: AuthSettings,
+        first: (ProviderSpec, KeyStore),
+        others: Vec<(ProviderSpec, KeyStore)>,
+        introspections: IntrospectionCache,
+    ) -> Self {
         let issuers = std::iter::once(first)
             .chain(others)
             .map(|(spec, keys)| Trusted::new(spec, &auth, keys))
@@ -131,8 +151,37 @@ impl Verifier {
                 auth,
                 issuers,
                 cache: TokenCache::new(),
+                introspections,
             }),
         }
+    }
+
+    /// Makes `introspector` answer for the opaque access tokens of the issuer at `issuer` (its position
+    /// in [`crate::Settings::providers`]). Every clone of this verifier sees it. The answers it gives
+    /// are checked (`active`, `iss`, `aud`, `exp`, `nbf`) and cached like those of a remote endpoint.
+    ///
+    /// Opaque tokens carry no `iss` to route them by, so they go to the FIRST issuer, in configuration
+    /// order, that has an introspector, and to no other: a bearer token is never shown to a party it
+    /// was not issued by (RFC 6750 §5.3), and each token costs one introspection call, not one per
+    /// issuer.
+    ///
+    /// # Errors
+    /// [`AttachError`] when there is no issuer at `issuer`, or it has an introspector already.
+    pub fn attach_introspector(
+        &self,
+        issuer: usize,
+        introspector: Arc<dyn Introspect>,
+    ) -> Result<(), AttachError> {
+        let trusted = self.inner.issuers.get(issuer).ok_or(AttachError(issuer))?;
+        trusted
+            .introspector
+            .set(introspector)
+            .map_err(|_| AttachError(issuer))
+    }
+
+    /// Introspection answers held in process now.
+    pub fn cached_introspections(&self) -> usize {
+        self.inner.introspections.len()
     }
 
     /// The first (default) provider this verifier trusts.
@@ -226,6 +275,9 @@ impl Verifier {
         if token.len() > self.inner.auth.max_token_bytes {
             return Err(TokenError::TooLarge.into());
         }
+        if !is_jwt_shaped(token) {
+            return self.verify_opaque(token).await;
+        }
         let digest = TokenCache::digest(token);
         let issuers = &self.inner.issuers;
         let cached = self
@@ -266,10 +318,74 @@ impl Verifier {
                         .cache
                         .put(digest, &outcome, index, generation, now, leeway);
                 }
-                Err(VerifyError::KeysUnavailable) => {}
+                Err(VerifyError::KeysUnavailable | VerifyError::IntrospectionUnavailable) => {}
             }
         }
         result
+    }
+
+    /// Verifies an opaque token by introspection at the first issuer that has an introspector, or
+    /// answers from the introspection cache. Without any introspector it is refused as before: a
+    /// bearer value that is not a JWS.
+    async fn verify_opaque(&self, token: &str) -> Result<Verified, VerifyError> {
+        let Some((index, trusted, introspector)) =
+            self.inner
+                .issuers
+                .iter()
+                .enumerate()
+                .find_map(|(index, trusted)| {
+                    let introspector = trusted.introspector.get()?;
+                    Some((index, trusted, introspector))
+                })
+        else {
+            return Err(TokenError::Malformed.into());
+        };
+        let cache = &self.inner.introspections;
+        let digest = TokenCache::digest(token);
+        if let Some(outcome) = cache.get(&digest, get_current_timestamp()) {
+            metrics::token_cache(true);
+            return outcome.map_err(VerifyError::from);
+        }
+        metrics::token_cache(false);
+        let leeway = self.inner.auth.leeway.as_secs();
+        let spec = &trusted.spec;
+        cache
+            .single_flight(digest, async {
+                // Another flight may have finished between the lookup above and this one starting.
+                if let Some(outcome) = cache.get(&digest, get_current_timestamp()) {
+                    return outcome.map_err(VerifyError::from);
+                }
+                let shared = cache
+                    .get_shared(&digest)
+                    .await
+                    .filter(|(issuer, _)| *issuer == spec.issuer);
+                let from_redis = shared.is_some();
+                let answer = match shared {
+                    Some((_, answer)) => answer,
+                    None => introspector.introspect(token).await.map_err(|error| {
+                        tracing::warn!(issuer = %spec.issuer, %error, "token introspection failed");
+                        VerifyError::IntrospectionUnavailable
+                    })?,
+                };
+                // Not an RFC 7662 answer: 503 before anything is kept.
+                introspected::activity(&answer)?;
+                let now = get_current_timestamp();
+                let serve_until = introspected::serve_until(&answer, now, cache.ttl_secs());
+                let outcome = match introspected::verified(answer.clone(), index, spec, now, leeway)
+                {
+                    Ok(verified) => Ok(verified),
+                    Err(VerifyError::Token(error)) => Err(error),
+                    Err(unavailable) => return Err(unavailable),
+                };
+                cache.put(digest, &outcome, serve_until);
+                if !from_redis {
+                    cache
+                        .put_shared(&digest, &spec.issuer, &answer, serve_until)
+                        .await;
+                }
+                outcome.map_err(VerifyError::from)
+            })
+            .await
     }
 
     /// Verified tokens held by the cache now.
@@ -372,6 +488,27 @@ impl Verifier {
     }
 }
 
+/// Whether a bearer value has the shape of a JWS in compact serialization (RFC 7515 §7.1): exactly
+/// three non-empty base64url segments separated by dots. Anything else (Ory's `ory_at_….…`, a random
+/// string, a five-part JWE) is opaque and goes to introspection; a JWT-shaped value that is no valid
+/// JWT is refused by the JWT checks, never introspected.
+fn is_jwt_shaped(token: &str) -> bool {
+    let base64url = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    };
+    let mut segments = token.split('.');
+    let shaped = segments.by_ref().take(3).filter(|s| base64url(s)).count() == 3;
+    shaped && segments.next().is_none()
+}
+
+/// There is no issuer at this position, or it has an introspector already.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("issuer {0} does not exist or has an introspector already")]
+pub struct AttachError(pub usize);
+
 /// RFC 9068 §2.1: `at+jwt`, or its full media type; media types compare case-insensitively (RFC 7515
 /// §4.1.9).
 fn is_access_token_type(typ: &str) -> bool {
@@ -426,6 +563,23 @@ mod tests {
 
     fn encode(json: &str) -> String {
         URL_SAFE_NO_PAD.encode(json)
+    }
+
+    #[test]
+    fn only_three_base64url_segments_are_jwt_shaped() {
+        assert!(is_jwt_shaped("eyJh.e30.c2ln"));
+        assert!(is_jwt_shaped("a.b.c"));
+        for opaque in [
+            "abc",
+            "ory_at_abc.def",
+            "a.b.c.d.e",
+            "a..c",
+            "a.b.",
+            "a.b+c.d",
+            "a.b.c=",
+        ] {
+            assert!(!is_jwt_shaped(opaque), "{opaque}");
+        }
     }
 
     #[test]

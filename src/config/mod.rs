@@ -81,13 +81,15 @@ pub struct AuthSettings {
     pub require_at_jwt: bool,
 }
 
-/// `[CACHE]`: the user-info cache.
+/// `[CACHE]`: the user-info and introspection caches.
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
     /// `redis://…` to share the cache between replicas; `None` keeps it in process.
     pub url: Option<Url>,
     /// Longest time a userinfo answer is reused.
     pub userinfo_ttl: Duration,
+    /// Longest time a token introspection answer (RFC 7662) is reused; never past the token's `exp`.
+    pub introspection_ttl: Duration,
 }
 
 /// Every setting, typed and checked. Once a `Settings` exists, it is valid.
@@ -180,6 +182,7 @@ impl RawSettings {
             cache: CacheSettings {
                 url: self.cache_url()?,
                 userinfo_ttl: self.seconds_or("CACHE", "USERINFO_TTL", 300)?,
+                introspection_ttl: self.seconds_or("CACHE", "INTROSPECTION_TTL", 60)?,
             },
             log_format: match self
                 .get("LOG", "FORMAT")

@@ -84,6 +84,9 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "USERINFO_URI",
             "SCOPE_CLAIM",
             "PERMISSIONS_CLAIM",
+            "INTROSPECTION_URI",
+            "INTROSPECTION_CLIENT_ID",
+            "INTROSPECTION_CLIENT_SECRET",
         ],
     ),
     (
@@ -101,7 +104,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "ALLOW_NETWORK",
         ],
     ),
-    ("CACHE", &["URL", "USERINFO_TTL"]),
+    ("CACHE", &["URL", "USERINFO_TTL", "INTROSPECTION_TTL"]),
     ("LOG", &["FORMAT"]),
 ];
 

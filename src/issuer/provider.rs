@@ -24,6 +24,7 @@ pub fn spec(local: &LocalSettings) -> ProviderSpec {
         rules: ProviderRules::Standard,
         client_id: Some(WEB_CLIENT_ID.to_owned()),
         client_secret: None,
+        introspection: None,
         login: LoginEndpoints {
             authorize: endpoint("authorize"),
             token: endpoint("oauth/token"),

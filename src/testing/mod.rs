@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+mod introspection;
 mod keys;
 mod tokens;
 
@@ -30,6 +31,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use introspection::{
+    INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, IntrospectionAnswer,
+};
 pub use keys::TestKey;
 pub use tokens::TokenBuilder;
 
@@ -71,10 +75,12 @@ struct IdpState {
     token_calls: AtomicUsize,
     /// Whether discovery says `authorization_response_iss_parameter_supported` (RFC 9207).
     iss_parameter: AtomicBool,
+    /// `/oauth/introspect` (RFC 7662).
+    introspection: introspection::Introspection,
 }
 
 /// An identity provider on a random loopback port: `/.well-known/jwks.json` and
-/// `/.well-known/openid-configuration`. It stops when dropped.
+/// `/.well-known/openid-configuration`, and `/oauth/introspect` for opaque tokens. It stops when dropped.
 #[derive(Debug)]
 pub struct MockIdp {
     state: Arc<IdpState>,
@@ -115,12 +121,17 @@ impl MockIdp {
             userinfo_calls: AtomicUsize::new(0),
             token_calls: AtomicUsize::new(0),
             iss_parameter: AtomicBool::new(false),
+            introspection: introspection::Introspection::default(),
         });
         let router = Router::new()
             .route("/.well-known/jwks.json", get(jwks))
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/userinfo", get(userinfo))
             .route("/oauth/token", axum::routing::post(token_endpoint))
+            .route(
+                "/oauth/introspect",
+                axum::routing::post(introspection::introspect),
+            )
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -209,9 +220,39 @@ impl MockIdp {
         self.state.token_calls.load(Ordering::SeqCst)
     }
 
+    /// A new opaque access token whose introspection answer is `answer`, exactly (give it
+    /// `"active": true` and the members to test).
+    pub fn opaque_token(&self, answer: Value) -> String {
+        self.state.introspection.issue(answer)
+    }
+
+    /// Sets how introspection requests are answered (to simulate an outage or a broken endpoint).
+    pub fn introspection_answer(&self, answer: IntrospectionAnswer) {
+        self.state.introspection.answer_with(answer);
+    }
+
+    /// How many times the introspection endpoint was called.
+    pub fn introspection_calls(&self) -> usize {
+        self.state.introspection.calls()
+    }
+
     /// How many times the discovery document was requested.
     pub fn discovery_fetches(&self) -> usize {
         self.state.discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// As [`MockIdp::oidc_settings`], with the introspection client's credentials, so opaque tokens
+    /// are introspected at the discovered endpoint.
+    pub fn introspection_settings(&self, extra: &[(&str, &str)]) -> Settings {
+        let mut pairs = vec![
+            ("OIDC_INTROSPECTION_CLIENT_ID", INTROSPECTION_CLIENT_ID),
+            (
+                "OIDC_INTROSPECTION_CLIENT_SECRET",
+                INTROSPECTION_CLIENT_SECRET,
+            ),
+        ];
+        pairs.extend_from_slice(extra);
+        self.oidc_settings(&pairs)
     }
 
     /// Settings for `PROVIDER = oidc` trusting this IdP through discovery, with `extra` `SECTION_KEY`
@@ -326,6 +367,7 @@ async fn discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
         "token_endpoint": format!("{issuer}/oauth/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "end_session_endpoint": format!("{issuer}/logout"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],

@@ -24,6 +24,7 @@ mod features;
 mod flows;
 mod identity;
 mod interop;
+mod introspection;
 mod issuers;
 mod jwks_cache;
 mod jwks_faults;

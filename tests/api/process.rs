@@ -12,7 +12,8 @@ use crate::helpers::free_port;
 /// The binary on a random port; killed when dropped.
 pub(crate) struct Service {
     child: Child,
-    addr: String,
+    /// `127.0.0.1:PORT`.
+    pub(crate) addr: String,
     /// Kept open: a closed pipe would turn the service's later log lines into write errors.
     stdout: std::io::Lines<BufReader<std::process::ChildStdout>>,
     /// Its working (and, for the local provider, data) directory.
@@ -69,7 +70,8 @@ impl Service {
         }
     }
 
-    fn terminate(&self) {
+    /// Sends SIGTERM.
+    pub(crate) fn terminate(&self) {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -92,7 +94,7 @@ impl Service {
 
 impl Service {
     /// The JSON lines logged after "listening", read until the process closes its stdout (it exits).
-    fn rest_of_log(&mut self) -> Vec<serde_json::Value> {
+    pub(crate) fn rest_of_log(&mut self) -> Vec<serde_json::Value> {
         self.stdout
             .by_ref()
             .map(|line| serde_json::from_str(&line.unwrap()).unwrap())

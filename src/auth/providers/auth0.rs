@@ -61,6 +61,7 @@ fn spec(
         rules: ProviderRules::Standard,
         client_id: raw.get("AUTH0", "CLIENT_ID").map(str::to_owned),
         client_secret: None,
+        introspection: None,
         login: LoginEndpoints {
             authorize: endpoint(base, "authorize"),
             token: endpoint(base, "oauth/token"),

@@ -52,6 +52,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         },
         client_id: Some(client_id),
         client_secret: None,
+        introspection: None,
         login,
     })
 }

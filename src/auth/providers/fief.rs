@@ -27,6 +27,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         rules: ProviderRules::Standard,
         client_id: Some(client_id),
         client_secret: raw.get("FIEF", "CLIENT_SECRET").map(Secret::new),
+        introspection: None,
         login: LoginEndpoints {
             authorize: endpoint(&base, "authorize"),
             token: endpoint(&base, "api/token"),

@@ -32,6 +32,7 @@ pub(super) fn spec(raw: &RawSettings) -> Result<ProviderSpec, ConfigError> {
         rules: ProviderRules::Firebase,
         client_id: None,
         client_secret: None,
+        introspection: None,
         login: LoginEndpoints::default(),
     })
 }

@@ -128,6 +128,21 @@ pub struct ProviderSpec {
     pub client_secret: Option<Secret>,
     /// Login endpoints, when known from configuration.
     pub login: LoginEndpoints,
+    /// How this issuer's opaque (non-JWT) access tokens are introspected (RFC 7662); `None` when it
+    /// has no introspection configured, so such tokens are refused.
+    pub introspection: Option<IntrospectionSettings>,
+}
+
+/// `[OIDC] INTROSPECTION_*`: the issuer's token introspection endpoint (RFC 7662) and the client
+/// credentials this API presents to it.
+#[derive(Debug, Clone)]
+pub struct IntrospectionSettings {
+    /// `INTROSPECTION_URI`; `None` to use the discovered `introspection_endpoint`.
+    pub endpoint: Option<Url>,
+    /// `INTROSPECTION_CLIENT_ID`.
+    pub client_id: String,
+    /// `INTROSPECTION_CLIENT_SECRET`, sent with HTTP Basic (RFC 7662 §2.1), never logged.
+    pub client_secret: Secret,
 }
 
 impl ProviderSpec {

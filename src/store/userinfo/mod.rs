@@ -4,30 +4,20 @@
 //! Redis that is down or slow is skipped (the endpoint is called instead), never turned into an error.
 
 mod memory;
-#[cfg(feature = "redis")]
-mod redis;
-#[cfg(not(feature = "redis"))]
-#[path = "redis_off.rs"]
-mod redis;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use jsonwebtoken::get_current_timestamp;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use url::Url;
 
 use self::memory::Memory;
-use self::redis::Shared;
+// An answer's cache key is the SHA-256 of the access token, so the token itself is never kept.
+use super::redis::{Answer, Shared, TokenKey};
 use crate::auth::{FetchError, HttpFetcher, Verified};
 use crate::config::CacheSettings;
-
-/// An answer's cache key: the SHA-256 of the access token, so the token itself is never kept.
-type TokenKey = [u8; 32];
-
-/// A userinfo answer.
-type Answer = Map<String, Value>;
 
 /// The provider's userinfo answers, cached. Cheap to clone.
 #[derive(Clone)]
@@ -71,7 +61,7 @@ pub enum UserInfoError {
 /// `[CACHE] URL` names a cache this service cannot use.
 #[derive(Debug, thiserror::Error)]
 #[error("[CACHE] URL: {0}")]
-pub struct CacheUrlError(String);
+pub struct CacheUrlError(pub(crate) String);
 
 impl UserInfoStore {
     /// A store in process, or in the Redis of `[CACHE] URL`, asking the provider through `http`. Redis
@@ -82,7 +72,7 @@ impl UserInfoStore {
     pub fn new(settings: &CacheSettings, http: HttpFetcher) -> Result<Self, CacheUrlError> {
         let kept = match &settings.url {
             None => Kept::Memory(Memory::new()),
-            Some(url) => Kept::Shared(Box::new(Shared::connect(url)?)),
+            Some(url) => Kept::Shared(Box::new(Shared::connect(url, "userinfo")?)),
         };
         Ok(Self(Arc::new(Inner {
             kept,
@@ -165,6 +155,7 @@ mod tests {
         let settings = CacheSettings {
             url: url.map(|url| Url::parse(url).unwrap()),
             userinfo_ttl: Duration::from_secs(300),
+            introspection_ttl: Duration::from_secs(60),
         };
         UserInfoStore::new(&settings, HttpFetcher::new().unwrap()).unwrap()
     }
@@ -205,6 +196,7 @@ mod tests {
         let settings = CacheSettings {
             url: Some(Url::parse("memcached://127.0.0.1/").unwrap()),
             userinfo_ttl: Duration::from_secs(300),
+            introspection_ttl: Duration::from_secs(60),
         };
         let error = UserInfoStore::new(&settings, HttpFetcher::new().unwrap()).unwrap_err();
         assert!(error.to_string().starts_with("[CACHE] URL: "), "{error}");

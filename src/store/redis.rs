@@ -1,5 +1,6 @@
-//! User-info answers in Redis, shared by every replica. Each command gets [`REDIS_TIMEOUT`]; a Redis
-//! that is unreachable, slow or failing is a cache miss, and the connection is made again next time.
+//! Cached answers (userinfo, token introspection) in Redis, shared by every replica, keyed by a token's
+//! SHA-256, never the token. Each command gets [`REDIS_TIMEOUT`]; a Redis that is unreachable, slow
+//! or failing is a cache miss, and the connection is made again next time.
 //! redis' own `ConnectionManager` is not used: it retries with back-off and keeps the caller waiting.
 
 use std::time::Duration;
@@ -9,31 +10,42 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::{Answer, CacheUrlError, TokenKey};
+use serde_json::{Map, Value};
+
+use super::userinfo::CacheUrlError;
+
+/// A cache key: the SHA-256 of a token.
+pub(crate) type TokenKey = [u8; 32];
+
+/// What is kept: a JSON object.
+pub(crate) type Answer = Map<String, Value>;
 
 /// Longest wait for Redis before going without it.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
-/// A Redis connection made on first use and remade after a failure.
-pub(super) struct Shared {
+/// A Redis connection made on first use and remade after a failure, for one kind of answer.
+pub(crate) struct Shared {
     client: redis::Client,
     connection: Mutex<Option<MultiplexedConnection>>,
+    /// What is kept (`userinfo`, `introspection`): the keys' namespace and the logs' wording.
+    purpose: &'static str,
 }
 
 impl Shared {
-    /// A client for `url`; nothing is contacted yet.
-    pub(super) fn connect(url: &Url) -> Result<Self, CacheUrlError> {
+    /// A client for `url`, keeping answers about `purpose`; nothing is contacted yet.
+    pub(crate) fn connect(url: &Url, purpose: &'static str) -> Result<Self, CacheUrlError> {
         let client =
             redis::Client::open(url.as_str()).map_err(|error| CacheUrlError(error.to_string()))?;
         Ok(Self {
             client,
             connection: Mutex::new(None),
+            purpose,
         })
     }
 
     /// The answer kept for `key`, if Redis has one and answers in time.
-    pub(super) async fn get(&self, key: &TokenKey) -> Option<Answer> {
-        let name = redis_key(key);
+    pub(crate) async fn get(&self, key: &TokenKey) -> Option<Answer> {
+        let name = redis_key(self.purpose, key);
         let text: Option<String> = self
             .run(|mut connection| async move { connection.get(name).await })
             .await?;
@@ -41,11 +53,11 @@ impl Shared {
     }
 
     /// Keeps `answer` for `ttl` (whole seconds, at least one), if Redis answers in time.
-    pub(super) async fn put(&self, key: &TokenKey, answer: &Answer, ttl: Duration) {
+    pub(crate) async fn put(&self, key: &TokenKey, answer: &Answer, ttl: Duration) {
         let Ok(text) = serde_json::to_string(answer) else {
             return;
         };
-        let name = redis_key(key);
+        let name = redis_key(self.purpose, key);
         let seconds = ttl.as_secs().max(1);
         let _: Option<()> = self
             .run(|mut connection| async move { connection.set_ex(name, text, seconds).await })
@@ -67,12 +79,13 @@ impl Shared {
                 match tokio::time::timeout(REDIS_TIMEOUT, connecting).await {
                     Ok(Ok(connection)) => *slot = Some(connection),
                     Ok(Err(error)) => {
-                        tracing::warn!(%error, "Redis unreachable; calling userinfo without the cache");
+                        tracing::warn!(%error, purpose = self.purpose, "Redis unreachable; going without the cache");
                         return None;
                     }
                     Err(_) => {
                         tracing::warn!(
-                            "Redis did not answer in time; calling userinfo without the cache"
+                            purpose = self.purpose,
+                            "Redis did not answer in time; going without the cache"
                         );
                         return None;
                     }
@@ -98,10 +111,10 @@ impl Shared {
     }
 }
 
-/// The Redis key of an answer: the token's SHA-256 in hex, under this service's prefix.
-fn redis_key(key: &TokenKey) -> String {
+/// The Redis key of an answer: the token's SHA-256 in hex, under this service's prefix and the purpose.
+fn redis_key(purpose: &str, key: &TokenKey) -> String {
     let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("protected-api:userinfo:{hex}")
+    format!("protected-api:{purpose}:{hex}")
 }
 
 #[cfg(test)]
@@ -110,7 +123,7 @@ mod tests {
 
     #[test]
     fn the_redis_key_is_the_hex_digest_under_the_prefix() {
-        let name = redis_key(&[0xab; 32]);
+        let name = redis_key("userinfo", &[0xab; 32]);
         assert_eq!(name, format!("protected-api:userinfo:{}", "ab".repeat(32)));
     }
 }

@@ -1,0 +1,262 @@
+//! The introspection cache: answers about opaque tokens, kept by the token's SHA-256 until the token's
+//! `exp` or `[CACHE] INTROSPECTION_TTL`, whichever is first; in process, and in Redis when `[CACHE] URL`
+//! is set, so replicas share them. Concurrent requests with the same new token share one
+//! introspection call (single flight); distinct tokens never wait for each other.
+//!
+//! Inactive answers are cached too, for the TTL: a flood of revoked or made-up tokens then costs a hash
+//! lookup each instead of one call to the issuer per request, so this service cannot be used to load
+//! the issuer's endpoint. The TTL bounds how long a revoked token stays accepted, and the same TTL is
+//! what an operator already accepted for active answers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jsonwebtoken::get_current_timestamp;
+use quick_cache::sync::Cache;
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+
+use super::cache::TokenDigest;
+use super::claims::Verified;
+use super::error::{TokenError, VerifyError};
+use crate::config::CacheSettings;
+use crate::store::CacheUrlError;
+use crate::store::redis::Shared;
+
+/// Answers kept in process at most: as many as the verified-token cache holds JWTs.
+const MAX_ENTRIES: usize = 10_000;
+
+/// The default `[CACHE] INTROSPECTION_TTL`.
+const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// The outcome of one introspection, shared by the requests that waited for it.
+type Outcome = Result<Verified, VerifyError>;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    outcome: Result<Verified, TokenError>,
+    /// The last second (since the epoch) the entry may be served.
+    serve_until: u64,
+}
+
+/// Introspection answers, cached, and the introspections in flight. Cheap to share behind the
+/// verifier's `Arc`.
+pub struct IntrospectionCache {
+    ttl: Duration,
+    memory: Cache<TokenDigest, Entry>,
+    shared: Option<Shared>,
+    /// One cell per token being introspected now; the first request fills it, the others wait on it.
+    flights: Mutex<HashMap<TokenDigest, Arc<OnceCell<Outcome>>>>,
+}
+
+impl std::fmt::Debug for IntrospectionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionCache")
+            .field("ttl", &self.ttl)
+            .field("entries", &self.memory.len())
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
+}
+
+impl Default for IntrospectionCache {
+    /// In process, with the default TTL of 60 s.
+    fn default() -> Self {
+        Self::in_process(DEFAULT_TTL)
+    }
+}
+
+impl IntrospectionCache {
+    /// A cache as `[CACHE]` says: `INTROSPECTION_TTL`, and Redis at `URL` when set (not contacted yet).
+    ///
+    /// # Errors
+    /// When `URL` names a cache this binary cannot use.
+    pub fn new(settings: &CacheSettings) -> Result<Self, CacheUrlError> {
+        let mut cache = Self::in_process(settings.introspection_ttl);
+        if let Some(url) = &settings.url {
+            cache.shared = Some(Shared::connect(url, "introspection")?);
+        }
+        Ok(cache)
+    }
+
+    /// A cache in this process only, keeping answers at most `ttl`.
+    pub fn in_process(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            memory: Cache::new(MAX_ENTRIES),
+            shared: None,
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The longest an answer is kept, in seconds.
+    pub(crate) fn ttl_secs(&self) -> u64 {
+        self.ttl.as_secs()
+    }
+
+    /// The outcome kept in process for `key` at `now`, if any; a stale one is dropped.
+    pub(crate) fn get(&self, key: &TokenDigest, now: u64) -> Option<Result<Verified, TokenError>> {
+        let entry = self.memory.get(key)?;
+        if now <= entry.serve_until {
+            return Some(entry.outcome);
+        }
+        self.memory.remove(key);
+        None
+    }
+
+    /// Keeps an outcome in process until `serve_until`. Refusals that time may undo (`nbf`, `iat` in
+    /// the future) are not kept.
+    pub(crate) fn put(
+        &self,
+        key: TokenDigest,
+        outcome: &Result<Verified, TokenError>,
+        serve_until: u64,
+    ) {
+        if outcome.as_ref().is_err_and(|error| !error.is_permanent()) {
+            return;
+        }
+        let entry = Entry {
+            outcome: outcome.clone(),
+            serve_until,
+        };
+        self.memory.insert(key, entry);
+    }
+
+    /// The raw answer another replica kept in Redis, with the issuer that gave it; `None` without
+    /// Redis, on a miss, or when Redis fails (then the issuer is asked: never an error because of Redis).
+    pub(crate) async fn get_shared(
+        &self,
+        key: &TokenDigest,
+    ) -> Option<(String, Map<String, Value>)> {
+        let mut kept = self.shared.as_ref()?.get(key).await?;
+        let Some(Value::String(issuer)) = kept.remove("issuer") else {
+            return None;
+        };
+        let Some(Value::Object(answer)) = kept.remove("answer") else {
+            return None;
+        };
+        Some((issuer, answer))
+    }
+
+    /// Shares `answer`, given by `issuer`, through Redis until `serve_until`, if Redis is configured
+    /// and answers in time. The key is the token's hash; the token itself is never stored.
+    pub(crate) async fn put_shared(
+        &self,
+        key: &TokenDigest,
+        issuer: &str,
+        answer: &Map<String, Value>,
+        serve_until: u64,
+    ) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let seconds = serve_until.saturating_sub(get_current_timestamp());
+        if seconds == 0 {
+            return;
+        }
+        let mut kept = Map::new();
+        kept.insert("issuer".to_owned(), Value::String(issuer.to_owned()));
+        kept.insert("answer".to_owned(), Value::Object(answer.clone()));
+        shared.put(key, &kept, Duration::from_secs(seconds)).await;
+    }
+
+    /// Runs `introspect` for `key` once however many requests ask at the same time: the first runs it,
+    /// the others wait for its outcome, errors included (so an endpoint that hangs is waited for once,
+    /// not once per request in turn). Nothing is kept once the last of them is done: caching is the
+    /// caller's. If the request running it is cancelled, a waiting one takes over.
+    pub(crate) async fn single_flight<F>(&self, key: TokenDigest, introspect: F) -> Outcome
+    where
+        F: Future<Output = Outcome>,
+    {
+        let flight = Flight::join(self, key);
+        flight.cell.get_or_init(|| introspect).await.clone()
+    }
+
+    /// Answers held in process now (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.memory.len()
+    }
+
+    /// Whether no answer is held in process.
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_empty()
+    }
+}
+
+/// One request's part in an introspection in flight; the last to leave removes the flight, so the
+/// map holds only tokens being introspected right now.
+struct Flight<'a> {
+    cache: &'a IntrospectionCache,
+    key: TokenDigest,
+    cell: Arc<OnceCell<Outcome>>,
+}
+
+impl<'a> Flight<'a> {
+    fn join(cache: &'a IntrospectionCache, key: TokenDigest) -> Self {
+        let cell = match cache.flights.lock() {
+            Ok(mut flights) => flights.entry(key).or_default().clone(),
+            // A poisoned map only costs the sharing: this request introspects on its own.
+            Err(_) => Arc::default(),
+        };
+        Self { cache, key, cell }
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut flights) = self.cache.flights.lock()
+            && let Some(current) = flights.get(&self.key)
+            && Arc::ptr_eq(current, &self.cell)
+            // The map's reference and ours: nobody else is waiting.
+            && Arc::strong_count(&self.cell) == 2
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn concurrent_requests_for_one_token_share_one_call_and_leave_nothing_behind() {
+        let cache = Arc::new(IntrospectionCache::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tasks.spawn(async move {
+                cache
+                    .single_flight([1; 32], async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Err(VerifyError::IntrospectionUnavailable)
+                    })
+                    .await
+            });
+        }
+        while let Some(outcome) = tasks.join_next().await {
+            assert_eq!(
+                outcome.unwrap().unwrap_err(),
+                VerifyError::IntrospectionUnavailable
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(cache.flights.lock().unwrap().is_empty());
+        assert!(cache.is_empty(), "an error is never cached");
+    }
+
+    #[test]
+    fn entries_are_served_until_their_time_and_time_bound_refusals_not_at_all() {
+        let cache = IntrospectionCache::default();
+        cache.put([1; 32], &Err(TokenError::Inactive), 100);
+        assert!(cache.get(&[1; 32], 100).is_some());
+        assert!(cache.get(&[1; 32], 101).is_none());
+        cache.put([2; 32], &Err(TokenError::NotYetValid), 100);
+        assert!(cache.get(&[2; 32], 0).is_none());
+    }
+}

@@ -1,0 +1,403 @@
+//! Opaque access tokens checked by RFC 7662 introspection at the mock IdP's endpoint: the same routes
+//! and rules as for JWTs, a cache by token hash, one call for a burst, and 503 with nothing cached
+//! when the endpoint misbehaves.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use futures_util::future::join_all;
+use jsonwebtoken::get_current_timestamp;
+use protected_api::testing::{
+    AUDIENCE, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, IntrospectionAnswer, MockIdp,
+};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_invalid_token};
+
+/// The introspection client's credentials, as the mock IdP expects them.
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("OIDC_INTROSPECTION_CLIENT_ID", INTROSPECTION_CLIENT_ID),
+    (
+        "OIDC_INTROSPECTION_CLIENT_SECRET",
+        INTROSPECTION_CLIENT_SECRET,
+    ),
+];
+
+/// The service trusting a fresh mock IdP, introspecting at its discovered endpoint.
+async fn app() -> TestApp {
+    TestApp::builder().extra(&CREDENTIALS).spawn().await
+}
+
+/// An active answer from `idp` for its audience, valid ten minutes, with `members` on top.
+fn active(idp: &MockIdp, members: Value) -> Value {
+    let mut answer = json!({
+        "active": true,
+        "iss": idp.issuer(),
+        "aud": AUDIENCE,
+        "sub": "machine-1",
+        "client_id": "machine-1",
+        "exp": get_current_timestamp() + 600,
+        "iat": get_current_timestamp(),
+    });
+    for (name, value) in members.as_object().unwrap() {
+        answer[name] = value.clone();
+    }
+    answer
+}
+
+async fn status(app: &TestApp, path: &str, token: &str) -> u16 {
+    app.get_with(path, token).await.status().as_u16()
+}
+
+/// Asserts a 503 `temporarily_unavailable`.
+async fn assert_unavailable(response: reqwest::Response) {
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+}
+
+#[tokio::test]
+async fn an_active_opaque_token_with_the_scope_passes_the_scoped_route_and_one_without_gets_403() {
+    let app = app().await;
+    let idp = app.idp();
+    let scoped = idp.opaque_token(active(idp, json!({"scope": "openid read:messages"})));
+    let unscoped = idp.opaque_token(active(idp, json!({"scope": "openid"})));
+    assert_eq!(status(&app, "/api/private-scoped", &scoped).await, 200);
+    let response = app.get_with("/api/private-scoped", &unscoped).await;
+    assert_eq!(response.status(), 403);
+    let challenge = crate::helpers::www_authenticate(&response);
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn permissions_in_the_answer_open_the_admin_route() {
+    let app = app().await;
+    let idp = app.idp();
+    let admin = idp.opaque_token(active(idp, json!({"permissions": ["read:admin"]})));
+    let user = idp.opaque_token(active(idp, json!({"permissions": ["read:other"]})));
+    assert_eq!(status(&app, "/api/admin", &admin).await, 200);
+    assert_eq!(status(&app, "/api/admin", &user).await, 403);
+}
+
+#[tokio::test]
+async fn the_private_route_echoes_the_answer_and_the_optional_route_sees_the_caller() {
+    let app = app().await;
+    let idp = app.idp();
+    let mut answer = active(idp, json!({"tenant": "t1", "sub": "kim"}));
+    answer.as_object_mut().unwrap().remove("iss");
+    let token = idp.opaque_token(answer);
+    let private: Value = app
+        .get_with("/api/private", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(private["claims"]["tenant"], "t1", "{private}");
+    assert_eq!(private["claims"]["sub"], "kim");
+    assert_eq!(
+        private["claims"]["iss"],
+        idp.issuer(),
+        "an answer without iss is the asked issuer's"
+    );
+    let optional: Value = app
+        .get_with("/api/optional", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(optional["authenticated"], true, "{optional}");
+    assert_eq!(optional["sub"], "kim");
+}
+
+#[tokio::test]
+async fn an_answer_without_exp_still_fits_the_registered_claims_view() {
+    let app = app().await;
+    let idp = app.idp();
+    let mut answer = active(idp, json!({"sub": "lou"}));
+    answer.as_object_mut().unwrap().remove("exp");
+    let token = idp.opaque_token(answer);
+    let optional: Value = app
+        .get_with("/api/optional", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(optional["sub"], "lou", "{optional}");
+}
+
+#[tokio::test]
+async fn an_inactive_or_unknown_token_is_401_not_active() {
+    let app = app().await;
+    let idp = app.idp();
+    let revoked = idp.opaque_token(json!({"active": false}));
+    let response = app.get_with("/api/private", &revoked).await;
+    assert_invalid_token(response, "token is not active").await;
+    let response = app.get_with("/api/private", "never-issued-token").await;
+    assert_invalid_token(response, "token is not active").await;
+}
+
+#[tokio::test]
+async fn issuer_audience_and_expiry_of_the_answer_are_checked() {
+    let app = app().await;
+    let idp = app.idp();
+    let cases = [
+        (json!({"iss": "https://other.example"}), "issuer mismatch"),
+        (json!({"aud": ["https://other-api"]}), "audience mismatch"),
+        (
+            json!({"exp": get_current_timestamp() - 3_600}),
+            "token expired",
+        ),
+        (
+            json!({"nbf": get_current_timestamp() + 3_600}),
+            "not yet valid",
+        ),
+        (json!({"exp": "tomorrow"}), "malformed token claims"),
+    ];
+    for (members, why) in cases {
+        let token = idp.opaque_token(active(idp, members));
+        assert_invalid_token(app.get_with("/api/private", &token).await, why).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_503_and_nothing_is_cached() {
+    let app = app().await;
+    let idp = app.idp();
+    for broken in [
+        IntrospectionAnswer::Status(500),
+        IntrospectionAnswer::Status(401),
+        IntrospectionAnswer::Garbage,
+        IntrospectionAnswer::ActiveAsString,
+    ] {
+        let token = idp.opaque_token(active(idp, json!({})));
+        idp.introspection_answer(broken.clone());
+        let calls = idp.introspection_calls();
+        assert_unavailable(app.get_with("/api/private", &token).await).await;
+        assert_unavailable(app.get_with("/api/private", &token).await).await;
+        assert_eq!(
+            idp.introspection_calls(),
+            calls + 2,
+            "{broken:?} not cached"
+        );
+        idp.introspection_answer(IntrospectionAnswer::Tokens);
+        assert_eq!(
+            status(&app, "/api/private", &token).await,
+            200,
+            "{broken:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_is_503_after_the_timeout_and_not_cached() {
+    let app = app().await;
+    let idp = app.idp();
+    let token = idp.opaque_token(active(idp, json!({})));
+    idp.introspection_answer(IntrospectionAnswer::Hang);
+    let started = Instant::now();
+    assert_unavailable(app.get_with("/api/private", &token).await).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "answered after the fetch timeout, not the IdP's 120 s: {:?}",
+        started.elapsed()
+    );
+    idp.introspection_answer(IntrospectionAnswer::Tokens);
+    assert_eq!(status(&app, "/api/private", &token).await, 200);
+    assert_eq!(idp.introspection_calls(), 2);
+}
+
+#[tokio::test]
+async fn the_endpoint_sees_the_client_credentials_and_a_wrong_secret_is_503() {
+    // The mock answers only to `Basic` with the form-encoded id and secret (RFC 6749 §2.3.1); the
+    // other tests pass through it. A wrong secret is the API's misconfiguration: 503, not 401.
+    let app = TestApp::builder()
+        .extra(&[
+            ("OIDC_INTROSPECTION_CLIENT_ID", INTROSPECTION_CLIENT_ID),
+            ("OIDC_INTROSPECTION_CLIENT_SECRET", "wrong"),
+        ])
+        .spawn()
+        .await;
+    let idp = app.idp();
+    let token = idp.opaque_token(active(idp, json!({})));
+    assert_unavailable(app.get_with("/api/private", &token).await).await;
+    assert_eq!(idp.introspection_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_cached_answer_is_reused_until_exp_then_asked_again() {
+    let app = app().await;
+    let idp = app.idp();
+    let long = idp.opaque_token(active(idp, json!({})));
+    for _ in 0..5 {
+        assert_eq!(status(&app, "/api/private", &long).await, 200);
+    }
+    assert_eq!(idp.introspection_calls(), 1, "four cache hits");
+
+    // `exp` two seconds away, the TTL 60 s: the entry ends at `exp`, and the token is then asked
+    // about again (and refused as expired once past the leeway, which is the JWT rule).
+    let short = idp.opaque_token(active(idp, json!({"exp": get_current_timestamp() + 2})));
+    assert_eq!(status(&app, "/api/private", &short).await, 200);
+    assert_eq!(idp.introspection_calls(), 2);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    app.get_with("/api/private", &short).await;
+    assert_eq!(
+        idp.introspection_calls(),
+        3,
+        "the cache entry ended at exp, before the TTL"
+    );
+}
+
+#[tokio::test]
+async fn an_inactive_answer_is_cached_for_the_ttl() {
+    let app = TestApp::builder()
+        .extra(&CREDENTIALS)
+        .extra(&[("CACHE_INTROSPECTION_TTL", "1")])
+        .spawn()
+        .await;
+    let idp = app.idp();
+    for _ in 0..3 {
+        let response = app.get_with("/api/private", "made-up-token").await;
+        assert_eq!(response.status(), 401);
+    }
+    assert_eq!(idp.introspection_calls(), 1);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    app.get_with("/api/private", "made-up-token").await;
+    assert_eq!(idp.introspection_calls(), 2, "asked again after the TTL");
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_requests_with_one_new_token_make_one_call() {
+    let app = app().await;
+    let idp = app.idp();
+    let token = idp.opaque_token(active(idp, json!({"scope": "read:messages"})));
+    let requests = (0..200).map(|_| app.get_with("/api/private-scoped", &token));
+    let statuses: Vec<u16> = join_all(requests)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    assert_eq!(idp.introspection_calls(), 1);
+}
+
+#[tokio::test]
+async fn distinct_tokens_do_not_wait_for_a_hanging_one() {
+    // Each token has its own flight: while the endpoint hangs on one new token, another new token is
+    // introspected and answered at once, not after the first one's timeout.
+    let app = app().await;
+    let idp = app.idp();
+    idp.introspection_answer(IntrospectionAnswer::Hang);
+    let stuck = idp.opaque_token(active(idp, json!({})));
+    let hanging = tokio::spawn({
+        let request = app.get("/api/private").bearer_auth(&stuck);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while idp.introspection_calls() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the first token was never introspected"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    idp.introspection_answer(IntrospectionAnswer::Tokens);
+    let other = idp.opaque_token(active(idp, json!({})));
+    let started = Instant::now();
+    assert_eq!(status(&app, "/api/private", &other).await, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited {:?} behind the hanging token",
+        started.elapsed()
+    );
+    assert!(!hanging.is_finished(), "the first token is still hanging");
+    hanging.abort();
+}
+
+#[tokio::test]
+async fn jwts_are_still_verified_by_signature_when_introspection_is_configured() {
+    let app = app().await;
+    let idp = app.idp();
+    let jwt = idp.token().scope("read:messages").sign();
+    assert_eq!(status(&app, "/api/private-scoped", &jwt).await, 200);
+    let forged = idp.token().sign_with_signature("AAAA");
+    assert_invalid_token(
+        app.get_with("/api/private", &forged).await,
+        "invalid signature",
+    )
+    .await;
+    let malformed = app.get_with("/api/private", "a.b.c").await;
+    assert_eq!(malformed.status(), 401);
+    assert_eq!(
+        idp.introspection_calls(),
+        0,
+        "no JWT-shaped value is introspected"
+    );
+}
+
+#[tokio::test]
+async fn without_introspection_an_opaque_value_is_401_invalid_token() {
+    let app = TestApp::builder().spawn().await;
+    let idp = app.idp();
+    let token = idp.opaque_token(active(idp, json!({})));
+    assert_invalid_token(
+        app.get_with("/api/private", &token).await,
+        "malformed token",
+    )
+    .await;
+    assert_eq!(idp.introspection_calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg(unix)]
+async fn the_client_secret_and_the_token_never_reach_the_log() {
+    let idp = MockIdp::start().await;
+    let token = idp.opaque_token(active(&idp, json!({})));
+    let issuer = idp.issuer().to_owned();
+    let mut service = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("AUTH_PROVIDER", "oidc"),
+            ("OIDC_ISSUER", issuer.as_str()),
+            ("OIDC_AUDIENCE", AUDIENCE),
+            ("OIDC_INTROSPECTION_CLIENT_ID", INTROSPECTION_CLIENT_ID),
+            (
+                "OIDC_INTROSPECTION_CLIENT_SECRET",
+                INTROSPECTION_CLIENT_SECRET,
+            ),
+            ("RUST_LOG", "trace"),
+        ];
+        crate::process::Service::start(tempfile::tempdir().unwrap(), &env)
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}/api/private", service.addr);
+    let http = reqwest::Client::new();
+    let ok = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    // A failure logs the error chain: it must not carry the secret either.
+    idp.introspection_answer(IntrospectionAnswer::Status(500));
+    let other = idp.opaque_token(active(&idp, json!({})));
+    let failed = http.get(&url).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(failed.status(), 503);
+    service.terminate();
+    let log = tokio::task::spawn_blocking(move || {
+        let lines = service.rest_of_log();
+        format!("{}\n{lines:?}", service.startup_log)
+    })
+    .await
+    .unwrap();
+    assert!(log.contains("token introspection failed"), "{log}");
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{INTROSPECTION_CLIENT_ID}:s3cret%3Awith%25chars"));
+    for secret in [
+        INTROSPECTION_CLIENT_SECRET,
+        "s3cret%3Awith%25chars",
+        basic.as_str(),
+        token.as_str(),
+        other.as_str(),
+    ] {
+        assert!(!log.contains(secret), "{secret:?} is in the log");
+    }
+}
