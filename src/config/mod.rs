@@ -570,4 +570,71 @@ mod tests {
             "[SERVER] METRICS: true needs the metrics feature, which this binary was built without"
         );
     }
+
+    #[test]
+    fn introspection_is_on_with_a_client_and_its_bad_values_name_their_key() {
+        let client = [
+            ("OIDC_INTROSPECTION_CLIENT_ID", "api"),
+            ("OIDC_INTROSPECTION_CLIENT_SECRET", "s"),
+        ];
+        let on = with_oidc(&client).unwrap();
+        let introspection = on.provider.introspection.as_ref().unwrap();
+        assert!(introspection.endpoint.is_none(), "discovered by default");
+        assert_eq!(format!("{:?}", introspection.client_secret), "[redacted]");
+        assert_eq!(on.cache.introspection_ttl, Duration::from_secs(60));
+        assert!(with_oidc(&[]).unwrap().provider.introspection.is_none());
+
+        let refused = |pairs: &[(&str, &str)]| with_oidc(pairs).unwrap_err().to_string();
+        let with = |extra: (&'static str, &'static str)| [client[0], client[1], extra];
+        assert!(
+            refused(&with((
+                "OIDC_INTROSPECTION_URI",
+                "http://idp.example.com/introspect"
+            )))
+            .starts_with("[OIDC] INTROSPECTION_URI: must be https")
+        );
+        assert!(
+            refused(&with(("OIDC_INTROSPECTION_URI", "not a url")))
+                .starts_with("[OIDC] INTROSPECTION_URI:")
+        );
+        assert!(
+            refused(&[("OIDC_INTROSPECTION_URI", "https://idp.example.com/i")])
+                .starts_with("[OIDC] INTROSPECTION_CLIENT_ID: missing")
+        );
+        assert!(
+            refused(&[("OIDC_INTROSPECTION_CLIENT_SECRET", "s")])
+                .starts_with("[OIDC] INTROSPECTION_CLIENT_ID: missing")
+        );
+        assert!(refused(&client[..1]).starts_with("[OIDC] INTROSPECTION_CLIENT_SECRET: missing"));
+        assert!(
+            refused(&with(("CACHE_INTROSPECTION_TTL", "a minute")))
+                .starts_with("[CACHE] INTROSPECTION_TTL:")
+        );
+        let two = with_oidc(&with((
+            "OIDC_ISSUER",
+            "https://a.example.com, https://b.example.com",
+        )))
+        .unwrap();
+        assert!(
+            two.providers().all(|spec| spec.introspection.is_some()),
+            "each issuer introspects at its own discovered endpoint"
+        );
+        let several = [
+            client[0],
+            client[1],
+            (
+                "OIDC_ISSUER",
+                "https://a.example.com, https://b.example.com",
+            ),
+            ("OIDC_INTROSPECTION_URI", "https://a.example.com/introspect"),
+        ];
+        assert!(
+            refused(&several).starts_with("[OIDC] INTROSPECTION_URI: cannot be set with several")
+        );
+        let plain_issuer = with(("OIDC_ISSUER", "http://idp.example.com"));
+        assert!(
+            refused(&plain_issuer).starts_with("[OIDC] ISSUER: must be https"),
+            "the endpoint is discovered over the issuer URL"
+        );
+    }
 }
