@@ -171,7 +171,10 @@ impl IntrospectionCache {
         F: Future<Output = Outcome>,
     {
         let flight = Flight::join(self, key);
-        flight.cell.get_or_init(|| introspect).await.clone()
+        match &flight.cell {
+            Some(cell) => cell.get_or_init(|| introspect).await.clone(),
+            None => introspect.await,
+        }
     }
 
     /// Answers held in process now (for tests and metrics).
@@ -190,28 +193,52 @@ impl IntrospectionCache {
 struct Flight<'a> {
     cache: &'a IntrospectionCache,
     key: TokenDigest,
-    cell: Arc<OnceCell<Outcome>>,
+    /// `Some` until dropped (taken in `drop`, under the map's lock).
+    cell: Option<Arc<OnceCell<Outcome>>>,
 }
 
 impl<'a> Flight<'a> {
     fn join(cache: &'a IntrospectionCache, key: TokenDigest) -> Self {
         let cell = match cache.flights.lock() {
-            Ok(mut flights) => flights.entry(key).or_default().clone(),
+            Ok(mut flights) => {
+                let cell = flights.entry(key).or_default();
+                if cell.initialized() {
+                    // A finished flight is never joined: its outcome may be an error, or stale.
+                    *cell = Arc::default();
+                }
+                cell.clone()
+            }
             // A poisoned map only costs the sharing: this request introspects on its own.
             Err(_) => Arc::default(),
         };
-        Self { cache, key, cell }
+        Self {
+            cache,
+            key,
+            cell: Some(cell),
+        }
     }
 }
 
 impl Drop for Flight<'_> {
     fn drop(&mut self) {
-        if let Ok(mut flights) = self.cache.flights.lock()
-            && let Some(current) = flights.get(&self.key)
-            && Arc::ptr_eq(current, &self.cell)
-            // The map's reference and ours: nobody else is waiting.
-            && Arc::strong_count(&self.cell) == 2
-        {
+        let Ok(mut flights) = self.cache.flights.lock() else {
+            return;
+        };
+        // Our reference goes under the lock, like every clone in `join`, so the count read next is
+        // exact even when several requests leave at once.
+        let Some(ours) = self.cell.take() else {
+            return;
+        };
+        let same = flights
+            .get(&self.key)
+            .is_some_and(|current| Arc::ptr_eq(current, &ours));
+        drop(ours);
+        // Only the map's reference is left: nobody else is waiting.
+        let last = same
+            && flights
+                .get(&self.key)
+                .is_some_and(|current| Arc::strong_count(current) == 1);
+        if last {
             flights.remove(&self.key);
         }
     }
@@ -248,6 +275,20 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(cache.flights.lock().unwrap().is_empty());
         assert!(cache.is_empty(), "an error is never cached");
+    }
+
+    #[tokio::test]
+    async fn a_finished_flight_is_never_joined() {
+        let cache = IntrospectionCache::default();
+        let finished = Arc::new(OnceCell::new_with(Some(Err(
+            VerifyError::IntrospectionUnavailable,
+        ))));
+        cache.flights.lock().unwrap().insert([3; 32], finished);
+        let outcome = cache
+            .single_flight([3; 32], async { Err(TokenError::Inactive.into()) })
+            .await;
+        assert_eq!(outcome.unwrap_err(), TokenError::Inactive.into());
+        assert!(cache.flights.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -489,19 +489,31 @@ impl Verifier {
 }
 
 /// Whether a bearer value has the shape of a JWS in compact serialization (RFC 7515 §7.1): exactly
-/// three non-empty base64url segments separated by dots. Anything else (Ory's `ory_at_….…`, a random
-/// string, a five-part JWE) is opaque and goes to introspection; a JWT-shaped value that is no valid
-/// JWT is refused by the JWT checks, never introspected.
+/// three base64url segments separated by dots, the header and payload non-empty (the signature may
+/// be empty, as in an unsecured `alg: none` JWT, RFC 7519 §6.1, which the JWT checks then refuse by
+/// name). Anything else (Ory's `ory_at_….…`, a random string, a five-part JWE) is opaque and goes to
+/// introspection; a JWT-shaped value that is no valid JWT is refused by the JWT checks, never
+/// introspected.
 fn is_jwt_shaped(token: &str) -> bool {
     let base64url = |segment: &str| {
-        !segment.is_empty()
-            && segment
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        segment
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
     };
     let mut segments = token.split('.');
-    let shaped = segments.by_ref().take(3).filter(|s| base64url(s)).count() == 3;
-    shaped && segments.next().is_none()
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(header), Some(payload), Some(signature), None) => {
+            !header.is_empty()
+                && !payload.is_empty()
+                && [header, payload, signature].into_iter().all(base64url)
+        }
+        _ => false,
+    }
 }
 
 /// There is no issuer at this position, or it has an introspector already.
@@ -569,12 +581,16 @@ mod tests {
     fn only_three_base64url_segments_are_jwt_shaped() {
         assert!(is_jwt_shaped("eyJh.e30.c2ln"));
         assert!(is_jwt_shaped("a.b.c"));
+        assert!(
+            is_jwt_shaped("a.b."),
+            "an unsecured JWT, refused as alg none"
+        );
         for opaque in [
             "abc",
             "ory_at_abc.def",
             "a.b.c.d.e",
             "a..c",
-            "a.b.",
+            ".b.c",
             "a.b+c.d",
             "a.b.c=",
         ] {

@@ -330,6 +330,14 @@ async fn jwts_are_still_verified_by_signature_when_introspection_is_configured()
     .await;
     let malformed = app.get_with("/api/private", "a.b.c").await;
     assert_eq!(malformed.status(), 401);
+    // An unsecured JWT (empty signature) is a JWT, refused by name, and no token for the IdP.
+    let unsecured = format!(
+        "{}.{}.",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"sub":"x"}"#),
+    );
+    let response = app.get_with("/api/private", &unsecured).await;
+    assert_invalid_token(response, "algorithm").await;
     assert_eq!(
         idp.introspection_calls(),
         0,

@@ -172,11 +172,13 @@ async fn two_replicas_share_introspection_answers_through_redis() {
     // As for userinfo: Redis gets 250 ms before the service goes without it, which a loaded machine
     // can miss once, so up to three tokens; sharing works when the second replica made no call for one.
     let mut shared = false;
+    let mut tokens = Vec::new();
     for sub in ["kim", "lou", "max"] {
         let token = idp.opaque_token(serde_json::json!({
             "active": true, "iss": idp.issuer(), "aud": AUDIENCE, "sub": sub,
             "exp": jsonwebtoken::get_current_timestamp() + 600,
         }));
+        tokens.push(token.clone());
         let calls_before = idp.introspection_calls();
         for replica in [&first, &second] {
             let claims: Value = replica
