@@ -6,6 +6,10 @@
 //! verifier a full RSA check) to files, one per line, writes its issuer URL to `--issuer-file` (last,
 //! so a reader that sees it can use the token files), and serves until SIGTERM or SIGINT.
 //!
+//! With `--opaque N` it also writes N opaque tokens (not JWTs) to `--out-opaque`, which its RFC 7662
+//! introspection endpoint (named in its discovery document) answers for with the same members as its
+//! JWTs, to the client `protected_api::testing::INTROSPECTION_CLIENT_ID`.
+//!
 //! RSA key generation and signing are spread over every core: 100,000 tokens take seconds, not a
 //! minute.
 
@@ -18,6 +22,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use protected_api::testing::{AUDIENCE, MockIdp, TestKey};
+use serde_json::json;
 
 /// A loopback IdP for the benchmark: a JWKS and files of RS256 tokens.
 #[derive(Parser)]
@@ -47,6 +52,12 @@ struct Args {
     /// Where the audience the tokens carry goes.
     #[arg(long)]
     audience_file: Option<PathBuf>,
+    /// Opaque tokens to write and answer for at the introspection endpoint.
+    #[arg(long, default_value_t = 0)]
+    opaque: usize,
+    /// Where the opaque tokens go, one per line.
+    #[arg(long)]
+    out_opaque: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -92,6 +103,22 @@ async fn main() {
     }
     if let Some(path) = &args.audience_file {
         write_atomically(path, AUDIENCE);
+    }
+    if let Some(path) = &args.out_opaque {
+        // The members a JWT of this IdP carries; `exp` caps how long the service caches the answer.
+        let opaque: Vec<String> = (0..args.opaque)
+            .map(|n| {
+                idp.opaque_token(json!({
+                    "active": true,
+                    "iss": idp.issuer(),
+                    "aud": AUDIENCE,
+                    "sub": user(n),
+                    "scope": "read:messages",
+                    "exp": exp,
+                }))
+            })
+            .collect();
+        write_lines(path, &opaque);
     }
     write_atomically(&args.issuer_file, idp.issuer());
     eprintln!(
