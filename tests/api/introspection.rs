@@ -2,11 +2,13 @@
 //! and rules as for JWTs, a cache by token hash, one call for a burst, and 503 with nothing cached
 //! when the endpoint misbehaves.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use futures_util::future::join_all;
 use jsonwebtoken::get_current_timestamp;
+use protected_api::auth::{Introspect, IntrospectFuture};
 use protected_api::testing::{
     AUDIENCE, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, IntrospectionAnswer, MockIdp,
 };
@@ -408,4 +410,64 @@ async fn the_client_secret_and_the_token_never_reach_the_log() {
     ] {
         assert!(!log.contains(secret), "{secret:?} is in the log");
     }
+}
+
+/// An in-process introspector, as the embedded issuer plugs one in: a fixed answer, counted.
+#[derive(Debug)]
+struct InProcess {
+    answer: Value,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Introspect for InProcess {
+    fn introspect<'a>(&'a self, _token: &'a str) -> IntrospectFuture<'a> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let answer = self.answer.as_object().cloned().unwrap_or_default();
+        Box::pin(async move { Ok(answer) })
+    }
+}
+
+#[tokio::test]
+async fn an_attached_in_process_introspector_gets_the_same_rules_and_cache() {
+    let app = TestApp::builder().spawn().await; // no remote introspection configured
+    let idp = app.idp();
+    let good = Arc::new(InProcess {
+        answer: active(idp, json!({"scope": "read:messages"})),
+        calls: Default::default(),
+    });
+    let verifier = &app.state.verifier;
+    verifier.attach_introspector(0, good.clone()).unwrap();
+    assert!(
+        verifier.attach_introspector(0, good.clone()).is_err(),
+        "one introspector per issuer"
+    );
+    assert!(verifier.attach_introspector(7, good.clone()).is_err());
+    for _ in 0..3 {
+        assert_eq!(
+            status(&app, "/api/private-scoped", "local-opaque-1").await,
+            200
+        );
+    }
+    assert_eq!(
+        good.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "cached"
+    );
+    assert_eq!(idp.introspection_calls(), 0, "no HTTP");
+
+    // The answer's audience is checked as for the remote endpoint.
+    let app = TestApp::builder().spawn().await;
+    let wrong_audience = Arc::new(InProcess {
+        answer: active(app.idp(), json!({"aud": "someone-else"})),
+        calls: Default::default(),
+    });
+    app.state
+        .verifier
+        .attach_introspector(0, wrong_audience)
+        .unwrap();
+    assert_invalid_token(
+        app.get_with("/api/private", "local-opaque-2").await,
+        "audience mismatch",
+    )
+    .await;
 }
