@@ -10,7 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{IdTokenError, RandomError, Required, TokenError, VerifyError};
+use crate::auth::dpop::SUPPORTED_ALGORITHM_NAMES;
+use crate::auth::{
+    DpopMode, IdTokenError, ProofError, RandomError, Required, TokenError, VerifyError,
+};
 use crate::store::UserInfoError;
 #[cfg(feature = "local-issuer")]
 use crate::store::passwords::RETRY_AFTER_SECS;
@@ -23,9 +26,10 @@ pub const REALM: &str = "protected-api";
 /// Every way a request can fail, each mapped to one status and error code.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// No bearer credentials: 401 with a bare challenge (RFC 6750 §3.1: no error code).
-    #[error("no bearer token")]
-    MissingToken,
+    /// No credentials: 401 with a bare challenge (RFC 6750 §3.1: no error code) for each scheme
+    /// `[AUTH] DPOP` accepts: `Bearer`, `DPoP` (RFC 9449 §7.1), or both.
+    #[error("{}", if .0.accepts_bearer() { "no bearer token" } else { "no DPoP token" })]
+    MissingToken(DpopMode),
     /// A malformed `Authorization` header: 400 `invalid_request`.
     #[error("{0}")]
     InvalidRequest(&'static str),
@@ -35,6 +39,14 @@ pub enum ApiError {
     /// An ID token (`X-Id-Token` or the session's) that fails verification: 401 `invalid_token`.
     #[error("ID token: {0}")]
     InvalidIdToken(TokenError),
+    /// A DPoP proof that fails a check of RFC 9449 §4.3: 401 `invalid_dpop_proof`, `DPoP` challenge.
+    #[error(transparent)]
+    InvalidDpopProof(ProofError),
+    /// The refusal of a request made with the `DPoP` scheme: the inner error's status and body, and
+    /// a `DPoP` challenge instead of a `Bearer` one (RFC 9449 §7.1), e.g. `invalid_token` or
+    /// `insufficient_scope`. Made with [`ApiError::dpop`].
+    #[error(transparent)]
+    Dpop(Box<ApiError>),
     /// A valid token without the scope or permission needed: 403 `insufficient_scope`.
     #[error("insufficient scope")]
     InsufficientScope(Required),
@@ -100,6 +112,16 @@ impl From<VerifyError> for ApiError {
             VerifyError::Token(error) => Self::InvalidToken(error),
             VerifyError::KeysUnavailable => Self::KeysUnavailable,
             VerifyError::IntrospectionUnavailable => Self::IntrospectionUnavailable,
+        }
+    }
+}
+
+/// A refused proof is 401 `invalid_dpop_proof`; a replay store that is full is a 503 to retry.
+impl From<ProofError> for ApiError {
+    fn from(error: ProofError) -> Self {
+        match error {
+            ProofError::StoreFull => Self::Busy { retry_after: 1 },
+            error => Self::InvalidDpopProof(error),
         }
     }
 }
@@ -187,7 +209,9 @@ impl ErrorBody {
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::MissingToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::MissingToken(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::InvalidDpopProof(_) => (StatusCode::UNAUTHORIZED, "invalid_dpop_proof"),
+            Self::Dpop(inner) => inner.status_and_code(),
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::InvalidToken(_) | Self::InvalidIdToken(_) => {
                 (StatusCode::UNAUTHORIZED, "invalid_token")
@@ -220,22 +244,70 @@ impl ApiError {
                 format!("the token needs {mode}: {}", required.names.join(" "))
             }
             Self::Internal(_) => "internal error".to_owned(),
+            Self::Dpop(inner) => inner.public_description(),
             other => other.to_string(),
         }
     }
 
-    /// The `WWW-Authenticate` value, for the errors that have one.
-    fn challenge(&self, description: &str) -> Option<String> {
+    /// The error itself, out of its [`ApiError::Dpop`] wrapping if any.
+    fn without_scheme(&self) -> &Self {
+        match self {
+            Self::Dpop(inner) => inner,
+            other => other,
+        }
+    }
+
+    /// The same refusal, answered with the `DPoP` challenge: for a request made with that scheme.
+    pub fn dpop(self) -> Self {
+        match self {
+            Self::Dpop(_) | Self::InvalidDpopProof(_) => self,
+            other => Self::Dpop(Box::new(other)),
+        }
+    }
+
+    /// The `WWW-Authenticate` values, one per challenge, for the errors that have them.
+    fn challenges(&self, description: &str) -> Vec<String> {
+        let bearer = |params: Option<String>| match params {
+            Some(params) => format!("Bearer realm=\"{REALM}\", {params}"),
+            None => format!("Bearer realm=\"{REALM}\""),
+        };
+        match self {
+            Self::MissingToken(mode) => {
+                let mut challenges = Vec::with_capacity(2);
+                if mode.accepts_bearer() {
+                    challenges.push(bearer(None));
+                }
+                if mode.accepts_dpop() {
+                    challenges.push(dpop_challenge(None));
+                }
+                challenges
+            }
+            Self::InvalidDpopProof(_) => Vec::from_iter(
+                self.error_params(description)
+                    .map(|p| dpop_challenge(Some(p))),
+            ),
+            Self::Dpop(inner) => Vec::from_iter(
+                inner
+                    .error_params(description)
+                    .map(|p| dpop_challenge(Some(p))),
+            ),
+            _ => Vec::from_iter(self.error_params(description).map(|p| bearer(Some(p)))),
+        }
+    }
+
+    /// `error`, `error_description` (and `scope`) of a challenge (RFC 6750 §3), for the errors that
+    /// have a challenge with an error code.
+    fn error_params(&self, description: &str) -> Option<String> {
         let with_error = |code: &str| {
             format!(
-                "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
+                "error=\"{code}\", error_description=\"{}\"",
                 quoted(description)
             )
         };
         match self {
-            Self::MissingToken => Some(format!("Bearer realm=\"{REALM}\"")),
             Self::InvalidRequest(_) => Some(with_error("invalid_request")),
             Self::InvalidToken(_) | Self::InvalidIdToken(_) => Some(with_error("invalid_token")),
+            Self::InvalidDpopProof(_) => Some(with_error("invalid_dpop_proof")),
             Self::InsufficientScope(required) => Some(format!(
                 "{}, scope=\"{}\"",
                 with_error("insufficient_scope"),
@@ -247,8 +319,14 @@ impl ApiError {
 
     /// Logs the refusal (the cause, for `Internal`) and counts refused tokens by reason.
     fn report(&self) {
+        if let Self::Dpop(inner) = self {
+            return inner.report();
+        }
         if let Self::InvalidToken(error) = self {
             crate::telemetry::metrics::auth_failure(error.reason());
+        }
+        if let Self::InvalidDpopProof(_) = self {
+            crate::telemetry::metrics::auth_failure("dpop_proof");
         }
         match self {
             Self::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
@@ -257,6 +335,16 @@ impl ApiError {
             }
             other => tracing::debug!("refused: {other}"),
         }
+    }
+}
+
+/// A `DPoP` challenge (RFC 9449 §7.1): the algorithms a proof may use, then the error, if any.
+/// Server nonces (§8) would add `error="use_dpop_nonce"` here, with a `DPoP-Nonce` header.
+fn dpop_challenge(params: Option<String>) -> String {
+    let algs = SUPPORTED_ALGORITHM_NAMES.join(" ");
+    match params {
+        Some(params) => format!("DPoP algs=\"{algs}\", {params}"),
+        None => format!("DPoP algs=\"{algs}\""),
     }
 }
 
@@ -274,7 +362,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         self.report();
         let description = self.public_description();
-        let challenge = self.challenge(&description);
+        let challenges = self.challenges(&description);
         let fields = match &self {
             Self::InvalidFields { fields, .. } => Some(
                 fields
@@ -290,18 +378,24 @@ impl IntoResponse for ApiError {
             fields,
         };
         let mut response = (status, Json(body)).into_response();
-        if let Some(value) = challenge.and_then(|value| HeaderValue::from_str(&value).ok()) {
-            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        // RFC 9110 §11.6.1: one field per challenge, so each reads on its own.
+        for value in challenges {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().append(WWW_AUTHENTICATE, value);
+            }
         }
-        if matches!(self, Self::KeysUnavailable | Self::IntrospectionUnavailable) {
+        if matches!(
+            self.without_scheme(),
+            Self::KeysUnavailable | Self::IntrospectionUnavailable
+        ) {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("10"));
         }
-        if let Self::Busy { retry_after } = self {
+        if let Self::Busy { retry_after } = self.without_scheme() {
             response
                 .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+                .insert(RETRY_AFTER, HeaderValue::from((*retry_after).max(1)));
         }
         response
     }
@@ -328,9 +422,76 @@ mod tests {
     #[test]
     fn a_missing_token_gets_a_bare_challenge() {
         assert_eq!(
-            challenge_of(ApiError::MissingToken).unwrap(),
+            challenge_of(ApiError::MissingToken(DpopMode::Off)).unwrap(),
             r#"Bearer realm="protected-api""#
         );
+    }
+
+    fn challenges_of(error: ApiError) -> Vec<String> {
+        let response = error.into_response();
+        response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_missing_token_gets_one_challenge_per_accepted_scheme() {
+        let algs = r#"DPoP algs="ES256 ES384 EdDSA PS256 PS384 PS512 RS256 RS384 RS512""#;
+        assert_eq!(
+            challenges_of(ApiError::MissingToken(DpopMode::Allowed)),
+            [r#"Bearer realm="protected-api""#, algs]
+        );
+        assert_eq!(
+            challenges_of(ApiError::MissingToken(DpopMode::Required)),
+            [algs]
+        );
+        assert_eq!(
+            challenges_of(ApiError::MissingToken(DpopMode::Off)),
+            [r#"Bearer realm="protected-api""#]
+        );
+    }
+
+    #[test]
+    fn dpop_refusals_use_the_dpop_challenge_with_their_own_code() {
+        let [proof] = &challenges_of(ProofError::BadSignature.into())[..] else {
+            panic!("one challenge");
+        };
+        assert!(proof.starts_with("DPoP algs=\"ES256 "), "{proof}");
+        assert!(
+            proof.ends_with(
+                r#"error="invalid_dpop_proof", error_description="DPoP proof signature is invalid""#
+            ),
+            "{proof}"
+        );
+        let token = ApiError::from(TokenError::Expired).dpop();
+        let response = token.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with("DPoP algs="), "{challenge}");
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{challenge}"
+        );
+        let scope = ApiError::InsufficientScope(Required::all_of(["read:messages"])).dpop();
+        let response = scope.into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with("DPoP algs="), "{challenge}");
+        assert!(
+            challenge.ends_with(r#"scope="read:messages""#),
+            "{challenge}"
+        );
+        assert_eq!(body_of(response)["error"], "insufficient_scope");
+    }
+
+    #[test]
+    fn a_full_replay_store_is_a_503_to_retry() {
+        let response = ApiError::from(ProofError::StoreFull).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - [`config`]: `Settings`, from defaults < INI file < `SECTION_KEY` environment variables.
 //! - [`state`]: `AppState`, the handles every handler shares.
 //! - [`auth`]: key sets, the `Verifier`, and the extractors handlers use (`Claims`, `RequireScope`, …);
-//!   [`auth::providers`] maps each provider's settings to what the verifier checks.
+//!   [`auth::providers`] maps each provider's settings to what the verifier checks; [`auth::dpop`]
+//!   checks DPoP proofs (RFC 9449) for bound tokens.
 //! - [`issuer`]: the embedded development identity provider (`PROVIDER = local`).
 //! - [`routes`]: the endpoints, one module per area.
 //! - [`session`]: browser login (`/login`, `/auth-callback`, `/logout`) and the session cookies.
@@ -60,6 +61,7 @@ use tower::util::{MapFutureLayer, MapResponseLayer};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
+use auth::dpop::DPOP_HEADER;
 pub use config::Settings;
 pub use error::ApiError;
 pub use server::{ServerLimits, serve, serve_with};
@@ -130,6 +132,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
                     AUTHORIZATION,
                     COOKIE,
                     ID_TOKEN_HEADER,
+                    DPOP_HEADER,
                 ]))
                 .layer(telemetry::trace_layer())
                 .option_layer(cors)
@@ -155,19 +158,31 @@ async fn with_request_timeout(
         .unwrap_or_else(|_elapsed| Ok(StatusCode::REQUEST_TIMEOUT.into_response()))
 }
 
-/// RFC 9728 §5.1: every `Bearer` challenge points at the protected resource metadata. A plain
-/// function under tower's `MapResponseLayer`, so the responses that carry no challenge cost a header
-/// lookup and no allocation.
+/// RFC 9728 §5.1: every `Bearer` and `DPoP` challenge points at the protected resource metadata.
+/// A plain function under tower's `MapResponseLayer`, so the responses that carry no challenge cost
+/// a header lookup and no allocation.
 fn add_resource_metadata(metadata_url: &str, mut response: Response) -> Response {
-    let challenge = response
+    if !response.headers().contains_key(WWW_AUTHENTICATE) {
+        return response;
+    }
+    // One field per challenge (a 401 without credentials has one per accepted scheme): each gets
+    // the parameter, in its order.
+    let challenges: Vec<HeaderValue> = response
         .headers()
-        .get(WWW_AUTHENTICATE)
-        .and_then(|value| value.to_str().ok());
-    if let Some(challenge) = challenge.filter(|value| value.starts_with("Bearer ")) {
-        let with_metadata = format!("{challenge}, resource_metadata=\"{metadata_url}\"");
-        if let Ok(value) = HeaderValue::from_str(&with_metadata) {
-            response.headers_mut().insert(WWW_AUTHENTICATE, value);
-        }
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .map(|value| match value.to_str() {
+            Ok(challenge) if challenge.starts_with("Bearer ") || challenge.starts_with("DPoP ") => {
+                let with_metadata = format!("{challenge}, resource_metadata=\"{metadata_url}\"");
+                HeaderValue::from_str(&with_metadata).unwrap_or_else(|_| value.clone())
+            }
+            _ => value.clone(),
+        })
+        .collect();
+    let headers = response.headers_mut();
+    headers.remove(WWW_AUTHENTICATE);
+    for value in challenges {
+        headers.append(WWW_AUTHENTICATE, value);
     }
     response
 }
@@ -189,7 +204,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow_origin)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([AUTHORIZATION, CONTENT_TYPE, ID_TOKEN_HEADER])
+            // `DPoP`: a browser client sends its proof on cross-origin calls too (RFC 9449 §4.1).
+            .allow_headers([AUTHORIZATION, CONTENT_TYPE, ID_TOKEN_HEADER, DPOP_HEADER])
             .expose_headers([WWW_AUTHENTICATE])
             .max_age(Duration::from_secs(600)),
     )

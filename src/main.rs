@@ -14,7 +14,9 @@ use protected_api::Settings;
 #[cfg(feature = "local-issuer")]
 use protected_api::auth::providers::ProviderKind;
 #[cfg(feature = "local-issuer")]
-use protected_api::issuer::{Grant, LocalIssuer};
+use protected_api::issuer::{Grant, LocalIssuer, TokenFormat};
+#[cfg(feature = "local-issuer")]
+use protected_api::store::AccountStore;
 
 /// A protected REST API: JWT bearer auth for Auth0, Cognito, Firebase, Fief and any OpenID Connect
 /// provider, with Swagger UI at /docs.
@@ -32,7 +34,8 @@ struct Cli {
 enum Command {
     /// Serve the API (what runs when no command is given)
     Serve,
-    /// Print an access token signed by the local issuer's key, for curl
+    /// Print an access token of the local issuer, for curl: signed by its key, or with
+    /// [LOCAL] TOKEN_FORMAT = opaque, a random one kept in its database
     #[cfg(feature = "local-issuer")]
     Token(TokenArgs),
     /// Exit 0 when the service at the configured address answers /healthz (for container health checks)
@@ -146,7 +149,21 @@ fn print_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
         ttl: args.ttl.map(Duration::from_secs),
         extra: serde_json::Map::new(),
     };
-    println!("{}", issuer.mint(&grant)?.access_token);
+    let issued = match settings.local.token_format {
+        TokenFormat::Jwt => issuer.mint(&grant)?,
+        // The service finds the token in the same database the command writes it to.
+        TokenFormat::Opaque => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?
+            .block_on(async {
+                let accounts = AccountStore::open(&settings.local.database_url)
+                    .await
+                    .context("opening the accounts database")?;
+                anyhow::Ok(issuer.issue(&grant, &accounts).await?)
+            })?,
+    };
+    println!("{}", issued.access_token);
     Ok(())
 }
 

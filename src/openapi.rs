@@ -35,7 +35,13 @@ use crate::state::AppState;
     info(
         title = "protected-api",
         description = "A protected REST API: public, private, scoped and permission endpoints behind JWT access tokens. \
-            Click **Authorize** to log in with the configured provider, or paste a bearer token."
+            Click **Authorize** to log in with the configured provider, or paste a bearer token.\n\n\
+            **DPoP (RFC 9449).** A client whose token is bound to its key (`cnf.jkt`) sends \
+            `Authorization: DPoP <token>` and, on every request, a fresh `DPoP` header: a proof JWT \
+            (`typ` `dpop+jwt`, the public `jwk`) signed by that key, with `htm` (the method), `htu` \
+            (the URL under this server, no query), `iat`, a new `jti` and `ath` (base64url SHA-256 of \
+            the token). Swagger UI cannot sign proofs: `protected-api dpop` prints one for curl. \
+            Failures are 401 `invalid_dpop_proof` with a `DPoP` challenge listing the accepted `algs`."
     ),
     paths(
         api::public, api::private, api::private_scoped, api::admin, api::optional, api::profile, user::user,

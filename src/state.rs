@@ -7,11 +7,12 @@ use axum::extract::FromRef;
 
 use crate::auth::providers::KeySource;
 use crate::auth::{
-    Discovery, Endpoints, HttpFetcher, IntrospectionCache, KeyStore, RemoteIntrospector, Verifier,
+    Discovery, DpopVerifier, Endpoints, HttpFetcher, IntrospectionCache, KeyStore,
+    RemoteIntrospector, Verifier,
 };
 use crate::config::Settings;
 #[cfg(feature = "local-issuer")]
-use crate::issuer::{IssuerError, IssuerState, LocalIssuer};
+use crate::issuer::{IssuerError, IssuerState, LocalIssuer, StoredTokens, TokenFormat};
 use crate::store::{CacheUrlError, UserInfoStore};
 
 /// Why the service could not be assembled.
@@ -43,6 +44,8 @@ pub struct AppState(Arc<Handles>);
 pub struct Handles {
     /// Verifies bearer tokens against the configured provider.
     pub verifier: Verifier,
+    /// Checks DPoP proofs (RFC 9449) and remembers their `jti`.
+    pub dpop: DpopVerifier,
     /// The settings the service started with.
     pub settings: Arc<Settings>,
     /// Every trusted issuer's discovery and endpoints, in the order of [`Settings::providers`]; never
@@ -96,6 +99,7 @@ macro_rules! handles_from_state {
 
 handles_from_state! {
     verifier: Verifier,
+    dpop: DpopVerifier,
     settings: Arc<Settings>,
     userinfo: UserInfoStore,
     http: HttpFetcher,
@@ -130,7 +134,7 @@ impl AppState {
                 KeySource::Local => {
                     let issuer = LocalIssuer::open(&settings.local)?;
                     let keys = KeyStore::fixed(issuer.key_set());
-                    local = Some(issuer);
+                    local = Some((trusted.len(), issuer));
                     keys
                 }
                 KeySource::JwksUri(uri) => {
@@ -144,7 +148,6 @@ impl AppState {
                 }
             };
             if let Some(introspection) = &spec.introspection {
-                // Keys from a configured JWKS_URI leave no discovery to read the endpoint from.
                 // Keys from a configured JWKS_URI leave no discovery to read the endpoint from: one is
                 // made for it (the config checked that the issuer is an http(s) URL).
                 let found = match &discovery {
@@ -181,14 +184,25 @@ impl AppState {
             // Each index is attached once, to an issuer that exists: this cannot fail.
             let _ = verifier.attach_introspector(index, introspector);
         }
+        let dpop = DpopVerifier::new(&settings)?;
         #[cfg(feature = "local-issuer")]
         let issuer = match local {
-            Some(local) => Some(IssuerState::open(&settings, local, verifier.clone()).await?),
+            Some((index, local)) => {
+                let state =
+                    IssuerState::open(&settings, local, verifier.clone(), dpop.clone()).await?;
+                if state.issuer.token_format() == TokenFormat::Opaque {
+                    // Its own tokens are looked up in its database, not fetched from its own endpoint.
+                    let stored = Arc::new(StoredTokens(state.accounts.clone()));
+                    let _ = verifier.attach_introspector(index, stored);
+                }
+                Some(state)
+            }
             None => None,
         };
         let userinfo = UserInfoStore::new(&settings.cache, http.clone())?;
         Ok(Self(Arc::new(Handles {
             verifier,
+            dpop,
             settings: Arc::new(settings),
             issuers,
             #[cfg(feature = "local-issuer")]

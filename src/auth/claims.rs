@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::dpop::KeyBinding;
 use super::providers::ClaimPath;
 
 /// Scope or permission names a token grants.
@@ -83,6 +84,8 @@ struct VerifiedToken {
     expires_at: u64,
     scopes: Grants,
     permissions: Grants,
+    /// `cnf.jkt` (RFC 9449 §6), read here so a cached token is not parsed again per request.
+    binding: KeyBinding,
 }
 
 impl Verified {
@@ -107,6 +110,7 @@ impl Verified {
             expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
             scopes,
             permissions: Grants::from_claim(permissions_claim.lookup(claims)),
+            binding: KeyBinding::of(claims),
         }))
     }
 
@@ -137,6 +141,11 @@ impl Verified {
     /// `exp`, seconds since the epoch.
     pub fn expires_at(&self) -> u64 {
         self.0.expires_at
+    }
+
+    /// The key the token is bound to by `cnf.jkt` (DPoP), if any.
+    pub(crate) fn key_binding(&self) -> &KeyBinding {
+        &self.0.binding
     }
 
     /// Scopes the token grants.

@@ -1,5 +1,6 @@
-//! Where a request's credentials are read, in one place: the bearer header (RFC 6750 §2.1), strictly,
-//! else the browser session's cookie; and the ID token, from `X-Id-Token` or the session.
+//! Where a request's credentials are read, in one place: the `Authorization` header, `Bearer`
+//! (RFC 6750 §2.1) or `DPoP` with its proof header (RFC 9449 §7.1), strictly, else the browser
+//! session's cookie; and the ID token, from `X-Id-Token` or the session.
 
 use std::borrow::Cow;
 
@@ -7,23 +8,67 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::cookie::{session_id_token, session_token};
-use super::error::{IdTokenError, TokenError, VerifyError};
+use super::dpop::{DpopMode, proof_header};
+use super::error::{IdTokenError, ProofError, TokenError, VerifyError};
 use crate::ID_TOKEN_HEADER;
 use crate::error::ApiError;
 
-/// The access token of a request: the bearer header, else the session cookie. A header with another
-/// scheme means no bearer credentials; the cookie is then not consulted either.
+/// The credentials a request carries.
+#[derive(Debug)]
+pub enum Credentials<'a> {
+    /// `Authorization: Bearer <token>`, or the session cookie when there is no `Authorization`.
+    Bearer(Cow<'a, str>),
+    /// `Authorization: DPoP <token>` and its one `DPoP` proof header (RFC 9449 §7.1).
+    Dpop {
+        /// The access token.
+        token: &'a str,
+        /// The proof JWT, not yet checked.
+        proof: &'a str,
+    },
+}
+
+/// The credentials of a request under `mode`, `None` when it carries none: no `Authorization` and
+/// no session cookie, or a scheme this service does not take (`Basic`; `DPoP` when `mode` is off).
+/// A header with a scheme this service does not take means no credentials: the cookie is then not
+/// consulted either.
+///
+/// # Errors
+/// As [`bearer_token`] for the token's form (answered with the `DPoP` challenge under that scheme);
+/// [`ApiError::InvalidDpopProof`] for the `DPoP` scheme with no proof or several, or a proof with
+/// no token.
+pub fn credentials(parts: &Parts, mode: DpopMode) -> Result<Option<Credentials<'_>>, ApiError> {
+    match authorization(parts)? {
+        Some((Scheme::Bearer, token)) => Ok(Some(Credentials::Bearer(Cow::Borrowed(token?)))),
+        Some((Scheme::Dpop, token)) if mode.accepts_dpop() => {
+            let token = token.map_err(ApiError::dpop)?;
+            match proof_header(&parts.headers)? {
+                Some(proof) if !proof.is_empty() => Ok(Some(Credentials::Dpop { token, proof })),
+                _ => Err(ProofError::Missing.into()),
+            }
+        }
+        Some(_) => Ok(None),
+        None => {
+            if mode.accepts_dpop() && proof_header(&parts.headers)?.is_some() {
+                // RFC 9449 §7.1: a proof is for a token; one without is a client mistake to name.
+                return Err(ProofError::WithoutToken.into());
+            }
+            Ok(session_token(&parts.headers).map(Credentials::Bearer))
+        }
+    }
+}
+
+/// The access token of a request as sent, whatever its scheme (`Bearer` or `DPoP` header, else the
+/// session cookie), for handlers that pass it on. Call it after the request was verified: it
+/// applies none of the rules [`credentials`] does.
 ///
 /// # Errors
 /// As [`bearer_token`].
 pub fn request_token(parts: &Parts) -> Result<Option<Cow<'_, str>>, ApiError> {
-    if let Some(token) = bearer_token(parts)? {
-        return Ok(Some(Cow::Borrowed(token)));
+    match authorization(parts)? {
+        Some((Scheme::Bearer | Scheme::Dpop, token)) => Ok(Some(Cow::Borrowed(token?))),
+        Some(_) => Ok(None),
+        None => Ok(session_token(&parts.headers)),
     }
-    if parts.headers.contains_key(AUTHORIZATION) {
-        return Ok(None);
-    }
-    Ok(session_token(&parts.headers))
 }
 
 /// The ID token of a request: the `X-Id-Token` header, else the session's ID-token cookie. A header
@@ -48,12 +93,37 @@ pub fn id_token(parts: &Parts) -> Result<Option<Cow<'_, str>>, ApiError> {
 }
 
 /// The bearer token of a request (RFC 6750 §2.1), `None` when the request carries no bearer credentials
-/// (no `Authorization` header, or another scheme such as `Basic`). The scheme name is case-insensitive.
+/// (no `Authorization` header, or another scheme such as `Basic` or `DPoP`). The scheme name is
+/// case-insensitive.
 ///
 /// # Errors
 /// [`ApiError::InvalidRequest`] for an empty value, a value with spaces or characters outside
 /// `b64token`, or several `Authorization` headers.
 pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    match authorization(parts)? {
+        Some((Scheme::Bearer, token)) => token.map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The `Authorization` schemes this service reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1.
+    Dpop,
+    Other,
+}
+
+/// The token of an `Authorization` header, or why its form is refused.
+type Token<'a> = Result<&'a str, ApiError>;
+
+/// The one `Authorization` header's scheme and token, `None` without the header. The token's
+/// form is judged only for `Bearer` and `DPoP`, whose `token68` values share `b64token`'s grammar.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] for several `Authorization` headers.
+fn authorization(parts: &Parts) -> Result<Option<(Scheme, Token<'_>)>, ApiError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -68,20 +138,33 @@ pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
         Some(space) => (&value[..space], &value[space + 1..]),
         None => (value, &b""[..]),
     };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
-        return Ok(None);
-    }
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
+        return Ok(Some((Scheme::Other, Ok(""))));
+    };
+    Ok(Some((scheme, token(scheme, credentials))))
+}
+
+/// The token after the scheme's space: one `b64token`, padded with spaces at most before it.
+fn token(scheme: Scheme, credentials: &[u8]) -> Token<'_> {
     let start = credentials
         .iter()
         .position(|&b| b != b' ')
         .unwrap_or(credentials.len());
     let token = &credentials[start..];
+    let (empty, malformed) = match scheme {
+        Scheme::Dpop => ("empty DPoP token", "malformed DPoP token"),
+        _ => ("empty bearer token", "malformed bearer token"),
+    };
     if token.is_empty() {
-        return Err(ApiError::InvalidRequest("empty bearer token"));
+        return Err(ApiError::InvalidRequest(empty));
     }
     match std::str::from_utf8(token) {
-        Ok(token) if is_b64token(token) => Ok(Some(token)),
-        _ => Err(ApiError::InvalidRequest("malformed bearer token")),
+        Ok(token) if is_b64token(token) => Ok(token),
+        _ => Err(ApiError::InvalidRequest(malformed)),
     }
 }
 
@@ -169,6 +252,46 @@ mod tests {
         ));
         assert_eq!(bearer_token(&header(b"Basic \xc3\xa9")).unwrap(), None);
         assert_eq!(bearer_token(&header(b"Bearer   a.b")).unwrap(), Some("a.b"));
+    }
+
+    fn dpop_parts(pairs: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder();
+        for (name, value) in pairs {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_dpop_scheme_needs_one_proof_and_is_unknown_when_off() {
+        let sent = dpop_parts(&[("authorization", "DPoP a.b.c"), ("dpop", "x.y.z")]);
+        assert!(matches!(
+            credentials(&sent, DpopMode::Allowed),
+            Ok(Some(Credentials::Dpop {
+                token: "a.b.c",
+                proof: "x.y.z"
+            }))
+        ));
+        assert!(matches!(credentials(&sent, DpopMode::Off), Ok(None)));
+        assert_eq!(bearer_token(&sent).unwrap(), None, "DPoP is not Bearer");
+        let refused =
+            |pairs: &[(&str, &str)]| match credentials(&dpop_parts(pairs), DpopMode::Allowed) {
+                Err(ApiError::InvalidDpopProof(error)) => error,
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(
+            refused(&[("authorization", "DPoP a.b.c")]),
+            ProofError::Missing
+        );
+        assert_eq!(
+            refused(&[
+                ("authorization", "DPoP a.b.c"),
+                ("dpop", "1"),
+                ("dpop", "2")
+            ]),
+            ProofError::Several
+        );
+        assert_eq!(refused(&[("dpop", "x.y.z")]), ProofError::WithoutToken);
     }
 
     #[test]

@@ -73,6 +73,19 @@ pub enum TokenError {
     /// revoked, expired, or never issued.
     #[error("token is not active")]
     Inactive,
+    /// A DPoP-bound token (`cnf.jkt`, RFC 9449 §6) sent without a proof, as `Bearer`: refused, or a
+    /// stolen bound token would work as a plain bearer token (RFC 9449 §7.2).
+    #[error("token is DPoP-bound (cnf.jkt): send it with the DPoP scheme and a DPoP proof")]
+    DpopBound,
+    /// A token with no `cnf.jkt` sent with the `DPoP` scheme: nothing binds it to the proof's key.
+    #[error("token is not DPoP-bound (no cnf.jkt)")]
+    NotDpopBound,
+    /// The token's `cnf.jkt` is not the thumbprint of the key that signed the proof (RFC 9449 §7.1).
+    #[error("token is bound to another key than the DPoP proof's (cnf.jkt)")]
+    DpopKeyMismatch,
+    /// `[AUTH] DPOP = required` and the token came with the `Bearer` scheme (or in a cookie).
+    #[error("DPoP is required: send the token with the DPoP scheme and a DPoP proof")]
+    DpopRequired,
 }
 
 impl TokenError {
@@ -106,6 +119,9 @@ impl TokenError {
             Self::MissingClaim(_) | Self::WrongTokenUse | Self::SubjectMismatch => "claims",
             Self::NotAnAccessToken => "type",
             Self::Inactive => "inactive",
+            Self::DpopBound | Self::NotDpopBound | Self::DpopKeyMismatch | Self::DpopRequired => {
+                "dpop_binding"
+            }
         }
     }
 }
@@ -135,6 +151,70 @@ impl From<jsonwebtoken::errors::Error> for TokenError {
             _ => Self::Malformed,
         }
     }
+}
+
+/// A DPoP proof (RFC 9449 §4.3) that cannot be accepted: 401 `invalid_dpop_proof` with this text as
+/// `error_description`. The text names the check that failed, never the proof or its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The `DPoP` scheme was used and no `DPoP` header was sent.
+    #[error("missing DPoP proof header")]
+    Missing,
+    /// More than one `DPoP` header (RFC 9449 §4.3 point 1).
+    #[error("more than one DPoP proof header")]
+    Several,
+    /// A `DPoP` header with no access token in `Authorization`.
+    #[error("DPoP proof sent without an access token (Authorization: DPoP <token>)")]
+    WithoutToken,
+    /// Longer than the limit, refused before any parsing.
+    #[error("DPoP proof too large")]
+    TooLarge,
+    /// Not a JWS in compact form, or a segment that is not base64url JSON (RFC 9449 §4.3 point 2).
+    #[error("malformed DPoP proof: expected a JWS in compact form (header.payload.signature)")]
+    Malformed,
+    /// The header `typ` is not `dpop+jwt` (point 4).
+    #[error("DPoP proof typ must be dpop+jwt")]
+    WrongType,
+    /// `alg` is `none`, symmetric, or not one this service verifies (point 5).
+    #[error("DPoP proof algorithm is not supported")]
+    UnsupportedAlgorithm,
+    /// A `crit` header names an extension this service does not implement (RFC 7515 §4.1.11).
+    #[error("unsupported critical header parameter in DPoP proof")]
+    UnsupportedCritical,
+    /// No `jwk` header, or one that is not a usable public key of the `alg`'s family (point 5).
+    #[error("DPoP proof jwk is missing or not a public key for its alg")]
+    BadKey,
+    /// The `jwk` header holds private key material (`d`, `p`, `k`, …) (point 6).
+    #[error("DPoP proof jwk must not contain a private key")]
+    PrivateKey,
+    /// The signature does not verify with the `jwk` (point 7).
+    #[error("DPoP proof signature is invalid")]
+    BadSignature,
+    /// The payload is not a JSON object with string `htm`, `htu`, `jti` and a numeric `iat`.
+    #[error("malformed DPoP proof claims (htm, htu, iat and jti are required)")]
+    MalformedClaims,
+    /// `htm` is not the request's method (point 8).
+    #[error("DPoP proof htm does not match the request method")]
+    MethodMismatch,
+    /// `htu` is not the request's URL (point 9).
+    #[error("DPoP proof htu does not match the request URL")]
+    UrlMismatch,
+    /// `iat` is older than the window allows (point 11).
+    #[error("DPoP proof is too old (iat)")]
+    TooOld,
+    /// `iat` is in the future beyond the leeway (point 11).
+    #[error("DPoP proof issued in the future (iat)")]
+    IssuedInFuture,
+    /// `ath` is missing or is not the hash of the access token sent with it (point 12).
+    #[error("DPoP proof ath does not match the access token")]
+    AccessTokenHash,
+    /// A proof whose `jti` was already used within the window (RFC 9449 §11.1).
+    #[error("DPoP proof has already been used (jti)")]
+    Replayed,
+    /// The replay store holds as many proofs as it may: 503, the client may retry (never accepted
+    /// unchecked).
+    #[error("too many DPoP proofs at once; try again shortly")]
+    StoreFull,
 }
 
 /// Why [`crate::auth::Verifier::verify`] did not return a verified token.

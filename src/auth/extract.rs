@@ -1,37 +1,89 @@
-//! Extractors over a [`Verifier`]: `Verified`, `Claims<T>`, `Option<Claims<T>>`, `AccessToken` and
-//! `Option<IdToken>`. The token is verified once per request; the result waits in the request
-//! extensions for the next extractor.
+//! Extractors over a [`Verifier`] and a [`DpopVerifier`]: `Verified`, `Claims<T>`,
+//! `Option<Claims<T>>`, `AccessToken` and `Option<IdToken>`. The token (and its DPoP proof) is
+//! verified once per request; the result waits in the request extensions for the next extractor.
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::claims::{Claims, Verified};
-use super::credentials::{id_token, request_token};
+use super::credentials::{Credentials, credentials, id_token, request_token};
+use super::dpop::{DpopKey, DpopVerifier, bound_key};
 use super::error::TokenError;
 use super::verify::Verifier;
 use crate::error::ApiError;
 
-/// Verifies the request's token, or reuses the verification another extractor already did.
+/// Verifies the request's credentials, or reuses the verification another extractor already did.
+/// `None` when the request carries none.
 async fn verified<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
 ) -> Result<Option<Verified>, ApiError>
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
 {
     if let Some(verified) = parts.extensions.get::<Verified>() {
         return Ok(Some(verified.clone()));
     }
-    let Some(token) = request_token(parts)? else {
-        return Ok(None);
+    let dpop = DpopVerifier::from_ref(state);
+    let verifier = Verifier::from_ref(state);
+    let (verified, key) = match credentials(parts, dpop.mode())? {
+        None => return Ok(None),
+        Some(Credentials::Bearer(token)) => (bearer(&verifier, &dpop, &token).await?, None),
+        Some(Credentials::Dpop { token, proof }) => {
+            let (verified, key) = proven(&verifier, &dpop, parts, token, proof)
+                .await
+                .map_err(ApiError::dpop)?;
+            (verified, Some(key))
+        }
     };
-    let verified = Verifier::from_ref(state).verify(&token).await?;
     if let Some(sub) = verified.sub() {
         tracing::Span::current().record("sub", sub);
     }
+    if let Some(key) = key {
+        parts.extensions.insert(key);
+    }
     parts.extensions.insert(verified.clone());
     Ok(Some(verified))
+}
+
+/// A bearer token (header or session cookie): accepted unless DPoP is required, and never when it
+/// is DPoP-bound (RFC 9449 §7.2: the downgrade a stolen bound token would otherwise allow).
+async fn bearer(
+    verifier: &Verifier,
+    dpop: &DpopVerifier,
+    token: &str,
+) -> Result<Verified, ApiError> {
+    if !dpop.mode().accepts_bearer() {
+        return Err(ApiError::from(TokenError::DpopRequired).dpop());
+    }
+    let verified = verifier.verify(token).await?;
+    if bound_key(&verified)?.is_some() {
+        return Err(TokenError::DpopBound.into());
+    }
+    Ok(verified)
+}
+
+/// A DPoP token and its proof (RFC 9449 §7.1): the proof checked (never cached), the token verified
+/// (cached as any other), the token's `cnf.jkt` equal to the proof key's thumbprint, and only then
+/// the proof's `jti` recorded, so only a holder of a valid bound token can fill the replay store.
+async fn proven(
+    verifier: &Verifier,
+    dpop: &DpopVerifier,
+    parts: &Parts,
+    token: &str,
+    proof: &str,
+) -> Result<(Verified, DpopKey), ApiError> {
+    let checked = dpop.check(proof, &parts.method, parts.uri.path(), Some(token))?;
+    let verified = verifier.verify(token).await?;
+    match bound_key(&verified)? {
+        Some(jkt) if *jkt == checked.jkt => {}
+        Some(_) => return Err(TokenError::DpopKeyMismatch.into()),
+        None => return Err(TokenError::NotDpopBound.into()),
+    }
+    dpop.remember(&checked).await?;
+    Ok((verified, DpopKey(checked.jkt)))
 }
 
 fn view<T: DeserializeOwned>(verified: Verified) -> Result<Claims<T>, ApiError> {
@@ -57,15 +109,15 @@ impl std::fmt::Debug for AccessToken {
 impl<S> FromRequestParts<S> for AccessToken
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        verified(parts, state)
-            .await?
-            .ok_or(ApiError::MissingToken)?;
-        let token = request_token(parts)?.ok_or(ApiError::MissingToken)?;
+        let missing = || ApiError::MissingToken(DpopVerifier::from_ref(state).mode());
+        verified(parts, state).await?.ok_or_else(missing)?;
+        let token = request_token(parts)?.ok_or_else(missing)?;
         Ok(Self(token.into_owned()))
     }
 }
@@ -75,18 +127,22 @@ where
 impl<S> FromRequestParts<S> for Verified
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        verified(parts, state).await?.ok_or(ApiError::MissingToken)
+        verified(parts, state)
+            .await?
+            .ok_or_else(|| ApiError::MissingToken(DpopVerifier::from_ref(state).mode()))
     }
 }
 
 impl<S, T> FromRequestParts<S> for Claims<T>
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
     S: Send + Sync,
     T: DeserializeOwned,
 {
@@ -95,7 +151,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let verified = verified(parts, state)
             .await?
-            .ok_or(ApiError::MissingToken)?;
+            .ok_or_else(|| ApiError::MissingToken(DpopVerifier::from_ref(state).mode()))?;
         view(verified)
     }
 }
@@ -104,6 +160,7 @@ where
 impl<S, T> OptionalFromRequestParts<S> for Claims<T>
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
     S: Send + Sync,
     T: DeserializeOwned,
 {

@@ -1,6 +1,7 @@
 //! Token verification: the public face of the `auth` tree.
 //!
-//! A request's bearer token goes through [`Verifier::verify`] once; handlers ask for what they need with
+//! A request's access token goes through [`Verifier::verify`] once (a `DPoP` one with its proof
+//! through [`DpopVerifier`] too); handlers ask for what they need with
 //! the extractors [`Verified`] (no view of the claims), [`Claims`], `Option<Claims>`,
 //! [`RequireScope`] and [`RequirePermission`]; [`AccessToken`] and `Option<IdToken>` hand over the
 //! raw tokens for calls to the provider. A bearer value that is not a JWT is an opaque token, checked
@@ -15,6 +16,7 @@ mod cookie;
 mod cookie;
 mod credentials;
 mod discovery;
+pub mod dpop;
 mod endpoints;
 mod error;
 mod extract;
@@ -34,10 +36,11 @@ mod verify;
 pub use claims::{Claims, Grants, RegisteredClaims, Verified};
 #[cfg(feature = "sessions")]
 pub use cookie::{ID_TOKEN_COOKIE, SESSION_COOKIE};
-pub use credentials::{bearer_token, id_token, request_token};
+pub use credentials::{Credentials, bearer_token, credentials, id_token, request_token};
 pub use discovery::{Discovery, DiscoveryDocument, IssuerMismatch};
+pub use dpop::{DpopKey, DpopMode, DpopVerifier};
 pub use endpoints::{Endpoint, Endpoints, callback_path};
-pub use error::{IdTokenError, TokenError, VerifyError};
+pub use error::{IdTokenError, ProofError, TokenError, VerifyError};
 pub use extract::{AccessToken, IdToken};
 pub use fetch::{FetchError, HttpFetcher};
 pub use introspect::{Introspect, IntrospectError, IntrospectFuture, RemoteIntrospector};

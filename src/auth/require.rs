@@ -7,6 +7,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 
 use super::claims::{Claims, Grants};
+use super::dpop::{DpopKey, DpopVerifier};
 use super::verify::Verifier;
 use crate::config::AuthSettings;
 use crate::error::ApiError;
@@ -110,19 +111,27 @@ async fn granted<S: Send + Sync>(
 ) -> Result<Claims, ApiError>
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
 {
     let claims = Claims::from_request_parts(parts, state).await?;
     let required = required(Verifier::from_ref(state).auth());
     if required.is_met_by(grants(&claims)) {
         Ok(claims)
     } else {
-        Err(ApiError::InsufficientScope(required))
+        let refused = ApiError::InsufficientScope(required);
+        // RFC 9449 §7.1: a request made with the DPoP scheme is answered with its challenge.
+        if parts.extensions.get::<DpopKey>().is_some() {
+            Err(refused.dpop())
+        } else {
+            Err(refused)
+        }
     }
 }
 
 impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for RequireScope<R>
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -135,6 +144,7 @@ where
 impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for RequirePermission<R>
 where
     Verifier: FromRef<S>,
+    DpopVerifier: FromRef<S>,
 {
     type Rejection = ApiError;
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::auth::DpopMode;
 use crate::auth::providers::ProviderSpec;
 use crate::server::ServerLimits;
 
@@ -79,6 +80,8 @@ pub struct AuthSettings {
     pub permission: String,
     /// Accept only access tokens typed `at+jwt` (RFC 9068), so an ID token never passes as one.
     pub require_at_jwt: bool,
+    /// `[AUTH] DPOP`: whether `Authorization: DPoP` (RFC 9449) is accepted, or required.
+    pub dpop: DpopMode,
 }
 
 /// `[CACHE]`: the user-info and introspection caches.
@@ -362,7 +365,26 @@ impl RawSettings {
                 .unwrap_or("read:admin")
                 .to_owned(),
             require_at_jwt: self.flag_or("AUTH", "REQUIRE_AT_JWT", false)?,
+            dpop: self.dpop_mode()?,
         })
+    }
+
+    /// `[AUTH] DPOP = allowed | required | off`, any case; `allowed` when unset.
+    fn dpop_mode(&self) -> Result<DpopMode, ConfigError> {
+        match self
+            .get("AUTH", "DPOP")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("allowed") => Ok(DpopMode::Allowed),
+            Some("required") => Ok(DpopMode::Required),
+            Some("off") => Ok(DpopMode::Off),
+            Some(other) => Err(ConfigError::key(
+                "AUTH",
+                "DPOP",
+                format!("expected allowed, required or off, got {other:?}"),
+            )),
+        }
     }
 
     fn cache_url(&self) -> Result<Option<Url>, ConfigError> {
@@ -423,6 +445,23 @@ mod tests {
         assert_eq!(settings.auth.leeway, Duration::from_secs(30));
         assert_eq!(settings.auth.max_token_bytes, 8192);
         assert_eq!(settings.local.issuer, "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn dpop_is_allowed_by_default_any_case_is_read_and_a_bad_value_names_the_key() {
+        assert_eq!(with_oidc(&[]).unwrap().auth.dpop, DpopMode::Allowed);
+        for (value, mode) in [
+            ("allowed", DpopMode::Allowed),
+            ("Required", DpopMode::Required),
+            ("OFF", DpopMode::Off),
+        ] {
+            assert_eq!(with_oidc(&[("AUTH_DPOP", value)]).unwrap().auth.dpop, mode);
+        }
+        let error = with_oidc(&[("AUTH_DPOP", "yes")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"[AUTH] DPOP: expected allowed, required or off, got "yes""#
+        );
     }
 
     #[test]

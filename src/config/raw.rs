@@ -38,6 +38,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "SCOPE",
             "PERMISSION",
             "REQUIRE_AT_JWT",
+            "DPOP",
         ],
     ),
     (
@@ -102,6 +103,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "CLIENT_SECRET",
             "REDIRECT_URIS",
             "ALLOW_NETWORK",
+            "TOKEN_FORMAT",
         ],
     ),
     ("CACHE", &["URL", "USERINFO_TTL", "INTROSPECTION_TTL"]),

@@ -267,7 +267,7 @@ pub(super) async fn submit(
             return Ok(pages::respond(status, page, wait));
         }
     };
-    grant(&state, checked, &form.request, &account)
+    grant(&state, checked, &form.request, &account).await
 }
 
 /// How the sign-in form tells a refusal: status, message and `Retry-After`; `None` for a server fault
@@ -319,7 +319,7 @@ pub(super) fn unavailable() -> Refused {
 
 /// Sends the browser back to the client with what `account` was granted: a code (code flow) or a
 /// token in the fragment (implicit), and the client's `state`. Ends the form's CSRF cookie.
-pub(super) fn grant(
+pub(super) async fn grant(
     state: &IssuerState,
     checked: Checked,
     request: &AuthorizeRequest,
@@ -330,7 +330,7 @@ pub(super) fn grant(
     };
     let mut redirect = checked.redirect_uri;
     let client_state = checked.client_state;
-    let outcome = match checked.flow {
+    let outcome: Result<(), super::IssuerError> = match checked.flow {
         Flow::Code { challenge } => {
             let grant = CodeGrant {
                 jti: String::new(),
@@ -356,7 +356,11 @@ pub(super) fn grant(
         }
         Flow::Implicit => state
             .issuer
-            .mint(&user_grant(account, WEB_CLIENT_ID, scopes.clone()))
+            .issue(
+                &user_grant(account, WEB_CLIENT_ID, scopes.clone()),
+                &state.accounts,
+            )
+            .await
             .map(|issued| {
                 let mut fragment = url::form_urlencoded::Serializer::new(String::new());
                 fragment.append_pair("access_token", &issued.access_token);

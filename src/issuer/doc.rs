@@ -2,12 +2,12 @@
 
 use utoipa::OpenApi;
 
-use super::{routes, signup, token, userinfo};
+use super::{introspect, routes, signup, token, userinfo};
 
 /// The local issuer's operations, documented when `[AUTH] PROVIDER = local`.
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::jwks, routes::openid_configuration, token::token, userinfo::userinfo, signup::signup),
+    paths(routes::jwks, routes::openid_configuration, token::token, introspect::introspect, userinfo::userinfo, signup::signup),
     tags((name = "local issuer", description = "The embedded development identity provider"))
 )]
 pub struct IssuerDoc;

@@ -1,10 +1,12 @@
-//! The embedded development issuer (`PROVIDER = local`): its own RSA key, JWKS, discovery document and
-//! token endpoint, so a fresh clone runs with no account anywhere. Not for production identities.
+//! The embedded development issuer (`PROVIDER = local`): its own RSA key, JWKS, discovery document,
+//! token and introspection endpoints, so a fresh clone runs with no account anywhere. Not for
+//! production identities.
 
 mod authorize;
 mod client;
 pub mod doc;
 pub(crate) mod files;
+pub mod introspect;
 mod key;
 pub mod login;
 mod pages;
@@ -14,6 +16,7 @@ pub mod routes;
 pub mod settings;
 pub mod signup;
 mod state;
+mod stored_tokens;
 pub mod token;
 pub mod userinfo;
 
@@ -26,10 +29,12 @@ use serde_json::{Map, Value, json};
 
 pub use client::{ClientCredentials, CredentialsOrigin};
 pub use key::SigningKey;
-pub use settings::LocalSettings;
+pub use settings::{LocalSettings, TokenFormat};
 pub use state::IssuerState;
+pub use stored_tokens::StoredTokens;
 
 use crate::auth::{KeySet, RandomError, random_token};
+use crate::store::AccountStore;
 
 /// The public OAuth client of the local issuer: Swagger UI and the `/login` flow use it.
 pub const WEB_CLIENT_ID: &str = "protected-api-web";
@@ -108,10 +113,10 @@ pub struct Grant {
     pub extra: Map<String, Value>,
 }
 
-/// A signed access token and its lifetime.
+/// An access token and its lifetime.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
-    /// The compact JWS.
+    /// The compact JWS, or the opaque token ([`TokenFormat::Opaque`]).
     pub access_token: String,
     /// Seconds until `exp`.
     pub expires_in: u64,
@@ -129,6 +134,7 @@ struct Inner {
     issuer: String,
     audience: String,
     token_ttl: Duration,
+    token_format: TokenFormat,
 }
 
 impl LocalIssuer {
@@ -144,6 +150,7 @@ impl LocalIssuer {
                 issuer: settings.issuer.clone(),
                 audience: settings.audience.clone(),
                 token_ttl: settings.token_ttl,
+                token_format: settings.token_format,
             }),
         })
     }
@@ -168,11 +175,52 @@ impl LocalIssuer {
         KeySet::from_jwks([self.inner.key.jwk.clone()])
     }
 
-    /// Signs an access token for `grant`.
+    /// What its access tokens look like (`[LOCAL] TOKEN_FORMAT`).
+    pub fn token_format(&self) -> TokenFormat {
+        self.inner.token_format
+    }
+
+    /// An access token for `grant` in the configured format: a signed JWT ([`LocalIssuer::mint`]), or
+    /// a random opaque token whose claims are kept in `accounts` until it expires.
+    ///
+    /// # Errors
+    /// When signing, the system random generator or the database fails.
+    pub async fn issue(
+        &self,
+        grant: &Grant,
+        accounts: &AccountStore,
+    ) -> Result<IssuedToken, IssuerError> {
+        match self.inner.token_format {
+            TokenFormat::Jwt => self.mint(grant),
+            TokenFormat::Opaque => {
+                let (claims, ttl) = self.access_claims(grant)?;
+                let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+                // 256 random bits, base64url: nothing to parse, nothing to forge (RFC 6749 §10.10).
+                let access_token = random_token()?;
+                accounts.store_opaque(&access_token, &claims, exp).await?;
+                Ok(IssuedToken {
+                    access_token,
+                    expires_in: ttl,
+                })
+            }
+        }
+    }
+
+    /// Signs a JWT access token for `grant`, whatever the configured format.
     ///
     /// # Errors
     /// When signing fails or the system random generator does.
     pub fn mint(&self, grant: &Grant) -> Result<IssuedToken, IssuerError> {
+        let (claims, ttl) = self.access_claims(grant)?;
+        let access_token = self.sign("at+jwt", &claims)?; // RFC 9068 §2.1
+        Ok(IssuedToken {
+            access_token,
+            expires_in: ttl,
+        })
+    }
+
+    /// The claims of an access token for `grant` (RFC 9068 §2.2), and its lifetime in seconds.
+    fn access_claims(&self, grant: &Grant) -> Result<(Map<String, Value>, u64), IssuerError> {
         let now = get_current_timestamp();
         let ttl = grant.ttl.unwrap_or(self.inner.token_ttl).as_secs().max(1);
         let jti = random_token()?;
@@ -188,11 +236,27 @@ impl LocalIssuer {
             claims.insert("scope".into(), json!(grant.scopes.join(" ")));
         }
         claims.insert("permissions".into(), json!(grant.permissions));
-        let access_token = self.sign("at+jwt", &claims)?; // RFC 9068 §2.1
-        Ok(IssuedToken {
-            access_token,
-            expires_in: ttl,
-        })
+        Ok((claims, ttl))
+    }
+
+    /// The claims of a JWT access token this issuer signed, if its signature holds and it is live:
+    /// what `/oauth/introspect` answers for one. ID tokens and codes (another `typ`) are not access
+    /// tokens and get `None`, as do tokens of any other issuer.
+    pub fn read_access_token(&self, token: &str) -> Option<Map<String, Value>> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some("at+jwt") || header.alg != Algorithm::RS256 {
+            return None;
+        }
+        let key = jsonwebtoken::DecodingKey::from_jwk(&self.inner.key.jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+        // An introspection answer says whether the token is active now (RFC 7662 §2.2): no leeway.
+        validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[self.inner.issuer.as_str()]);
+        validation.set_audience(&[self.inner.audience.as_str()]);
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     /// Signs an OpenID Connect ID token for the web client about `sub`, with profile claims.

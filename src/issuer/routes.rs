@@ -1,5 +1,5 @@
-//! The local issuer's HTTP face: keys, discovery, `/oauth/token`, `/authorize` (with its sign-up
-//! form), `/auth/signup` and `/userinfo`.
+//! The local issuer's HTTP face: keys, discovery, `/oauth/token`, `/oauth/introspect`, `/authorize`
+//! (with its sign-up form), `/auth/signup` and `/userinfo`.
 
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::state::IssuerState;
-use super::{authorize, signup, token, userinfo};
+use super::{authorize, introspect, signup, token, userinfo};
 
 /// The issuer's routes, with their state applied.
 pub fn router<S: Clone + Send + Sync + 'static>(state: IssuerState) -> Router<S> {
@@ -20,6 +20,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: IssuerState) -> Router<S>
             get(openid_configuration),
         )
         .route("/oauth/token", post(token::token))
+        .route("/oauth/introspect", post(introspect::introspect))
         .route("/authorize", get(authorize::form).post(authorize::submit))
         .route("/authorize/signup", get(signup::form).post(signup::submit))
         .route("/auth/signup", post(signup::signup))
@@ -52,6 +53,8 @@ pub async fn openid_configuration(State(state): State<IssuerState>) -> Json<Valu
         "response_types_supported": ["code", "token"],
         "response_modes_supported": ["query", "fragment"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],

@@ -32,6 +32,32 @@ pub struct LocalSettings {
     pub redirect_uris: Vec<String>,
     /// Whether the issuer (open sign-up) may serve a non-loopback address.
     pub allow_network: bool,
+    /// What its access tokens look like: signed JWTs, or random strings kept in the accounts database.
+    pub token_format: TokenFormat,
+}
+
+/// `[LOCAL] TOKEN_FORMAT`: the shape of the access tokens the local issuer hands out. ID tokens are
+/// JWTs either way (OpenID Connect Core §2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// RS256 JWTs (RFC 9068) any resource server can check with the published keys.
+    #[default]
+    Jwt,
+    /// 256-bit random strings that mean nothing outside the issuer: a resource server asks
+    /// `POST /oauth/introspect` (RFC 7662) what they grant, as with Ory Hydra or Zitadel.
+    Opaque,
+}
+
+impl std::str::FromStr for TokenFormat {
+    type Err = ();
+
+    fn from_str(value: &str) -> Result<Self, ()> {
+        match value.to_ascii_lowercase().as_str() {
+            "jwt" => Ok(Self::Jwt),
+            "opaque" => Ok(Self::Opaque),
+            _ => Err(()),
+        }
+    }
 }
 
 /// `[LOCAL]`, typed and checked. `public_base` is `[SERVER] PUBLIC_URL` without its trailing slash: the
@@ -93,6 +119,7 @@ pub fn parse(raw: &RawSettings, public_base: &str) -> Result<LocalSettings, Conf
     Ok(LocalSettings {
         redirect_uris,
         allow_network: raw.flag_or("LOCAL", "ALLOW_NETWORK", false)?,
+        token_format: raw.parse_or("LOCAL", "TOKEN_FORMAT", "jwt or opaque", TokenFormat::Jwt)?,
         issuer,
         audience: raw
             .get("LOCAL", "AUDIENCE")
@@ -192,5 +219,20 @@ mod tests {
             ]
         );
         assert!(!local.allow_network);
+        assert_eq!(local.token_format, super::TokenFormat::Jwt);
+    }
+
+    #[test]
+    #[cfg(feature = "local-issuer")]
+    fn the_token_format_is_jwt_or_opaque_and_anything_else_is_refused_by_name() {
+        use crate::config::Settings;
+
+        let opaque = Settings::from_pairs([("LOCAL_TOKEN_FORMAT", "Opaque")]).unwrap();
+        assert_eq!(opaque.local.token_format, super::TokenFormat::Opaque);
+        let error = Settings::from_pairs([("LOCAL_TOKEN_FORMAT", "bogus")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"[LOCAL] TOKEN_FORMAT: expected jwt or opaque, got "bogus""#
+        );
     }
 }

@@ -127,7 +127,7 @@ pub(super) async fn submit(
         name: optional(&form.name),
     };
     match create(&state.accounts, new).await {
-        Ok(account) => grant(&state, checked, &form.request, &account),
+        Ok(account) => grant(&state, checked, &form.request, &account).await,
         Err(refused) => show_again(&form, &csrf, refused),
     }
 }

@@ -4,7 +4,7 @@ use axum::extract::FromRef;
 
 use super::login::FailedLogins;
 use super::{ClientCredentials, CredentialsOrigin, IssuerError, LocalIssuer};
-use crate::auth::Verifier;
+use crate::auth::{DpopVerifier, Verifier};
 use crate::config::{Secret, Settings};
 use crate::store::AccountStore;
 
@@ -23,6 +23,8 @@ pub struct IssuerState {
     pub redirect_uris: Vec<String>,
     /// Checks access tokens presented to `/userinfo`.
     pub verifier: Verifier,
+    /// Checks DPoP proofs: at `/userinfo`, and at `/oauth/token` to bind a token to a key.
+    pub dpop: DpopVerifier,
     /// Local accounts.
     pub accounts: AccountStore,
     /// Per-client-address failed-login counts (password grant and login form).
@@ -37,9 +39,16 @@ impl FromRef<IssuerState> for Verifier {
     }
 }
 
+impl FromRef<IssuerState> for DpopVerifier {
+    fn from_ref(state: &IssuerState) -> Self {
+        state.dpop.clone()
+    }
+}
+
 impl IssuerState {
     /// Opens the accounts database and the client credentials named by `settings`, around `issuer`
-    /// (already opened: its keys are the verifier's) and the `verifier` that checks its tokens.
+    /// (already opened: its keys are the verifier's), the `verifier` that checks its tokens and the
+    /// service's `dpop` proof checker (one replay store for the whole service).
     ///
     /// # Errors
     /// When the database cannot be opened or migrated, or the credentials file read or written.
@@ -47,6 +56,7 @@ impl IssuerState {
         settings: &Settings,
         issuer: LocalIssuer,
         verifier: Verifier,
+        dpop: DpopVerifier,
     ) -> Result<Self, IssuerError> {
         let accounts = AccountStore::open(&settings.local.database_url).await?;
         let configured = settings
@@ -86,6 +96,7 @@ impl IssuerState {
             user_scopes,
             redirect_uris,
             verifier,
+            dpop,
             accounts,
             failures: FailedLogins::default(),
             secure_cookies: settings.server.secure_cookies(),

@@ -66,7 +66,7 @@ impl std::fmt::Debug for TokenRequest {
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
-    /// The JWT.
+    /// The access token: a JWT, or an opaque string with `[LOCAL] TOKEN_FORMAT = opaque`.
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
@@ -103,7 +103,7 @@ impl OAuthError {
         }
     }
 
-    fn invalid_request(description: impl Into<String>) -> Self {
+    pub(super) fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
@@ -111,7 +111,7 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
     }
 
-    fn invalid_client() -> Self {
+    pub(super) fn invalid_client() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -119,7 +119,7 @@ impl OAuthError {
         )
     }
 
-    fn server_error(cause: &dyn std::fmt::Display) -> Self {
+    pub(super) fn server_error(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "token endpoint failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -217,7 +217,7 @@ where
     }
 }
 
-fn no_store() -> [(HeaderName, &'static str); 2] {
+pub(super) fn no_store() -> [(HeaderName, &'static str); 2] {
     [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
 }
 
@@ -252,7 +252,7 @@ pub async fn token(
         ));
     }
     match request.grant_type.as_deref() {
-        Some("client_credentials") => client_credentials(&state, &headers, request),
+        Some("client_credentials") => client_credentials(&state, &headers, request).await,
         Some("password") => password(&state, peer, request).await,
         Some("authorization_code") => authorization_code(&state, request).await,
         Some(other) => Err(OAuthError::new(
@@ -266,15 +266,17 @@ pub async fn token(
     }
 }
 
-fn client_credentials(
+async fn client_credentials(
     state: &IssuerState,
     headers: &HeaderMap,
     request: TokenRequest,
 ) -> Result<Response, OAuthError> {
-    let (client_id, client_secret) = client_authentication(headers, &request)?;
-    if !state.client.matches(&client_id, &client_secret) {
-        return Err(OAuthError::invalid_client());
-    }
+    let client_id = authenticate_client(
+        state,
+        headers,
+        request.client_id.as_deref(),
+        request.client_secret.as_deref(),
+    )?;
     let scopes = requested_scopes(request.scope.as_deref(), &state.default_scopes)?;
     let mut extra = Map::new();
     extra.insert("gty".into(), json!("client-credentials"));
@@ -287,7 +289,7 @@ fn client_credentials(
         ttl: None,
         extra,
     };
-    issue(state, &grant, None)
+    issue(state, &grant, None).await
 }
 
 async fn password(
@@ -332,7 +334,7 @@ async fn password(
     };
     let scopes = user_scopes(state, request.scope.as_deref())?;
     let grant = user_grant(&account, WEB_CLIENT_ID, scopes);
-    issue(state, &grant, Some((&account, None)))
+    issue(state, &grant, Some((&account, None))).await
 }
 
 async fn authorization_code(
@@ -375,7 +377,7 @@ async fn authorization_code(
     };
     let scopes = code.scope.split_whitespace().map(str::to_owned).collect();
     let grant = user_grant(&account, &code.client_id, scopes);
-    issue(state, &grant, Some((&account, code.nonce.as_deref())))
+    issue(state, &grant, Some((&account, code.nonce.as_deref()))).await
 }
 
 /// What a person's token grants: the scopes asked for (within what people may have), no permissions.
@@ -447,15 +449,17 @@ pub(super) fn profile_claims(account: &Account) -> Map<String, Value> {
     claims
 }
 
-/// Signs the access token (and, for a person granted `openid`, an ID token) and answers.
-fn issue(
+/// Issues the access token in the configured format (and, for a person granted `openid`, an ID
+/// token, always a JWT) and answers.
+async fn issue(
     state: &IssuerState,
     grant: &Grant,
     person: Option<(&Account, Option<&str>)>,
 ) -> Result<Response, OAuthError> {
     let issued = state
         .issuer
-        .mint(grant)
+        .issue(grant, &state.accounts)
+        .await
         .map_err(|error| OAuthError::server_error(&error))?;
     let id_token = match person {
         Some((account, nonce)) if grant.scopes.iter().any(|scope| scope == "openid") => Some(
@@ -476,11 +480,30 @@ fn issue(
     Ok((no_store(), Json(body)).into_response())
 }
 
+/// The id of the local confidential client, when the request authenticates as it (RFC 6749 §2.3.1):
+/// the token and introspection endpoints share this check.
+///
+/// # Errors
+/// `invalid_client` (401) for missing or wrong credentials; `invalid_request` for two methods at once.
+pub(super) fn authenticate_client(
+    state: &IssuerState,
+    headers: &HeaderMap,
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+) -> Result<String, OAuthError> {
+    let (client_id, client_secret) = client_authentication(headers, client_id, client_secret)?;
+    if !state.client.matches(&client_id, &client_secret) {
+        return Err(OAuthError::invalid_client());
+    }
+    Ok(client_id)
+}
+
 /// HTTP Basic (RFC 6749 §2.3.1, form-urlencoded id and secret) or the body's `client_id`/`client_secret`;
 /// never both.
 fn client_authentication(
     headers: &HeaderMap,
-    request: &TokenRequest,
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
 ) -> Result<(String, String), OAuthError> {
     let basic = headers
         .get(AUTHORIZATION)
@@ -488,7 +511,7 @@ fn client_authentication(
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
         .map(|(_, encoded)| encoded.trim());
-    match (basic, &request.client_id, &request.client_secret) {
+    match (basic, client_id, client_secret) {
         (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
             "use one client authentication method, not two",
         )),
@@ -502,7 +525,7 @@ fn client_authentication(
                 .ok_or_else(OAuthError::invalid_client)?;
             Ok((form_decode(id), form_decode(secret)))
         }
-        (None, Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        (None, Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
         _ => Err(OAuthError::invalid_client()),
     }
 }

@@ -8,7 +8,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Verifier;
+use crate::auth::dpop::SUPPORTED_ALGORITHM_NAMES;
+use crate::auth::{DpopMode, Verifier};
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -35,6 +36,12 @@ pub struct ResourceMetadata {
     pub resource_name: &'static str,
     /// Where the API is documented.
     pub resource_documentation: String,
+    /// The `alg`s a DPoP proof may be signed with (RFC 9728 §2, RFC 9449); absent when
+    /// `[AUTH] DPOP = off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<&'static str>>,
+    /// Whether every access token must be DPoP-bound (`[AUTH] DPOP = required`).
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 /// This API's protected resource metadata.
@@ -55,5 +62,11 @@ pub async fn protected_resource(
         bearer_methods_supported: vec!["header"],
         resource_name: "protected-api",
         resource_documentation: format!("{base}/docs"),
+        dpop_signing_alg_values_supported: settings
+            .auth
+            .dpop
+            .accepts_dpop()
+            .then(|| SUPPORTED_ALGORITHM_NAMES.to_vec()),
+        dpop_bound_access_tokens_required: settings.auth.dpop == DpopMode::Required,
     })
 }

@@ -1,5 +1,5 @@
-//! Local accounts on SQLite (sqlx, embedded migrations): sign-up, password check with argon2, and
-//! per-account back-off after failed logins.
+//! Local accounts on SQLite (sqlx, embedded migrations): sign-up, password check with argon2,
+//! per-account back-off after failed logins, and the local issuer's opaque tokens ([`opaque`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +16,8 @@ use utoipa::ToSchema;
 
 use super::passwords::{Busy, DUMMY_HASH, PasswordHashing};
 use crate::auth::{RandomError, random_bytes};
+
+mod opaque;
 
 /// Failed logins after which the account waits: 1 s after this many, then twice as long after each
 /// further failure.

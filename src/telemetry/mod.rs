@@ -1,6 +1,7 @@
 //! Logging and metrics: a subscriber (pretty or JSON, `RUST_LOG` respected) writing to stdout from a
-//! background thread, and the per-request span `http_request{method, path, request_id, status,
-//! latency_ms, sub}`. Tokens and cookies are never logged.
+//! background thread; the request span `http_request{method, path, request_id, sub}` that every line
+//! logged while serving a request carries, and one access line per request ("request served", with
+//! `status` and `latency_ms`). Tokens and cookies are never logged.
 
 #[cfg(feature = "metrics")]
 pub mod metrics;
@@ -9,9 +10,12 @@ pub mod metrics;
 #[path = "metrics_off.rs"]
 pub mod metrics;
 mod request_id;
+mod timestamp;
 
 pub use request_id::{REQUEST_ID, RequestIdLayer, RequestIdService, WithRequestId};
+use timestamp::Rfc3339Micros;
 
+use std::fmt::Write as _;
 use std::io::{BufWriter, IsTerminal, Stdout};
 use std::time::Duration;
 
@@ -19,9 +23,16 @@ use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
-use tracing::Span;
+use tracing::field::Field;
+use tracing::{Span, Subscriber};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::{self, Compact, Format, Json, JsonFields, Writer};
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt};
 
 use crate::config::LogFormat;
 
@@ -50,25 +61,110 @@ pub fn init(format: LogFormat) -> WorkerGuard {
         .buffered_lines_limit(QUEUED_LINES)
         .thread_name("log-writer")
         .finish(stdout_batches());
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_writer(writer)
-        // Colours for a person at a terminal only: in a file or a log collector the escape codes are
-        // noise, and writing them was about a fifth of a logged request's instructions.
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(filter)
-        .with_target(false);
+    // Colours for a person at a terminal only: in a file or a log collector the escape codes are
+    // noise, and writing them was about a fifth of a logged request's instructions.
+    let ansi = std::io::stdout().is_terminal();
+    let registry =
+        tracing_subscriber::registry().with(filter(std::env::var("RUST_LOG").ok().as_deref()));
     let _already_set = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+        LogFormat::Json => registry.with(json_layer(writer)).try_init(),
+        LogFormat::Pretty => registry.with(pretty_layer(writer, ansi)).try_init(),
     };
     guard
+}
+
+/// The levels `RUST_LOG` asks for, else [`DEFAULT_FILTER`].
+///
+/// Directives that only pair targets with levels (`info,tower_http=warn`, the default) become a
+/// [`Targets`] filter, which decides once per call site. `EnvFilter` gives the same answers but takes
+/// a lock on every span's creation, entry, exit and close, to find the span-scoped directives
+/// (`[http_request]=debug`, `[{sub=…}]`); it is only used when `RUST_LOG` has one, or when
+/// `Targets` cannot read it.
+fn filter<S>(rust_log: Option<&str>) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let directives = rust_log.unwrap_or(DEFAULT_FILTER);
+    // `Targets` reads a `[` as part of a target's name, where `EnvFilter` reads a span directive.
+    let plain = !directives.is_empty()
+        && directives
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"_:=,".contains(&byte));
+    if plain && let Ok(targets) = directives.parse::<Targets>() {
+        return targets.boxed();
+    }
+    EnvFilter::try_new(directives)
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+        .boxed()
+}
+
+/// The pretty format: `2026-12-01T09:00:00.123456Z  INFO http_request: request served status=200
+/// latency_ms=0.21 method="GET" path="/api/public" request_id="…"` (the span's fields close the line).
+fn pretty_layer<S, W>(
+    writer: W,
+    ansi: bool,
+) -> fmt::Layer<S, impl for<'w> FormatFields<'w> + 'static, Format<Compact, Rfc3339Micros>, W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .with_target(false)
+        .with_timer(Rfc3339Micros)
+        .compact()
+        .fmt_fields(format::debug_fn(plain_field).delimited(" "))
+}
+
+/// One field of the pretty format, `name=value` (`value` as `{:?}`: strings quoted and escaped), or
+/// the message as written. tracing-subscriber's default field formatter writes the same text through
+/// its colour styles even with colours off, which cost more than the rest of the line together.
+fn plain_field(
+    writer: &mut Writer<'_>,
+    field: &Field,
+    value: &dyn std::fmt::Debug,
+) -> std::fmt::Result {
+    if field.name() == "message" {
+        write!(EscapeControls(writer), "{value:?}")
+    } else {
+        write!(writer, "{}={value:?}", field.name())
+    }
+}
+
+/// Writes text with its control characters escaped (`\u{1b}`, `\n`), as `{:?}` does: a message that
+/// quotes client input can neither send escape sequences to the terminal that shows the log nor
+/// start a line of its own.
+struct EscapeControls<'a, 'w>(&'a mut Writer<'w>);
+
+impl std::fmt::Write for EscapeControls<'_, '_> {
+    fn write_str(&mut self, mut text: &str) -> std::fmt::Result {
+        while let Some((at, control)) = text.char_indices().find(|(_, c)| c.is_control()) {
+            self.0.write_str(&text[..at])?;
+            write!(self.0, "{}", control.escape_debug())?;
+            text = &text[at + control.len_utf8()..];
+        }
+        self.0.write_str(text)
+    }
+}
+
+/// The JSON format: one object per line, the event's fields at the top level and the request
+/// span's under `span` (`{"timestamp", "level", "message", "status", "latency_ms", "span": {"name",
+/// "method", "path", "request_id", "sub"}}`).
+fn json_layer<S, W>(writer: W) -> fmt::Layer<S, JsonFields, Format<Json, Rfc3339Micros>, W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fmt::layer()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_target(false)
+        .with_timer(Rfc3339Micros)
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
 }
 
 /// Stdout behind a buffer the writer thread flushes once it has emptied its queue. Every line goes
@@ -77,31 +173,35 @@ fn stdout_batches() -> BufWriter<Stdout> {
     BufWriter::with_capacity(WRITE_BATCH, std::io::stdout())
 }
 
-/// One span per request; the status and latency are recorded when the response is ready, and `sub`
-/// by the auth extractor once the token is verified.
+/// One span per request, and one line when its response is ready. Nothing on body chunks or at the
+/// end of the body: the line is written when the response (its head) is, with the handler's time.
 pub fn trace_layer()
--> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), RecordResponse> {
+-> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), RecordResponse, (), ()> {
     TraceLayer::new_for_http()
         .make_span_with(RequestSpan)
         .on_request(())
         .on_response(RecordResponse)
+        .on_body_chunk(())
+        .on_eos(())
 }
 
-/// Opens `http_request{method, path, request_id, status, latency_ms, sub}`.
+/// Opens `http_request{method, path, request_id, sub}`: what a line logged while serving the request
+/// needs to be traced back to it. `sub` is recorded by the auth extractor once the token is verified.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &Request<B>) -> Span {
         // The field values are only computed when the span is enabled (`RUST_LOG` at `info` or
-        // finer), and each is recorded as a `&str`, without going through `Display`.
+        // finer), and each is recorded as a `&str`, without going through `Display`. The subscriber
+        // formats them once, here; the status and latency go on the access line instead of being
+        // recorded on the span, which would format the span's fields again (and in JSON, parse them
+        // back first).
         tracing::info_span!(
             "http_request",
             method = request.method().as_str(),
             path = route_of(request),
             request_id = request_id_of(request),
-            status = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
             sub = tracing::field::Empty,
         )
     }
@@ -125,19 +225,17 @@ fn request_id_of<B>(request: &Request<B>) -> &str {
         .unwrap_or("")
 }
 
-/// Records the status and latency on the request span and logs one line per request.
+/// Logs the access line, "request served" with `status` and `latency_ms`, inside the request span.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordResponse;
 
 impl<B> OnResponse<B> for RecordResponse {
-    fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
-        // One call for both fields: the JSON format re-encodes all of a span's fields on each call.
-        tracing::record_all!(
-            span,
+    fn on_response(self, response: &Response<B>, latency: Duration, _: &Span) {
+        tracing::info!(
             status = response.status().as_u16(),
-            latency_ms = latency.as_secs_f64() * 1000.0
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            "request served"
         );
-        tracing::info!("request served");
     }
 }
 
@@ -148,77 +246,153 @@ mod tests {
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;
+    use serde_json::Value;
     use tower::ServiceExt;
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Subscriber, subscriber};
-    use tracing_subscriber::layer::{Context, SubscriberExt};
-    use tracing_subscriber::registry::LookupSpan;
-    use tracing_subscriber::{Layer, Registry};
+    use tracing_subscriber::Registry;
 
     use super::*;
 
-    /// Every field recorded on any span, as `name=value`.
+    /// Everything the subscriber writes, in one buffer.
     #[derive(Clone, Default)]
-    struct Recorded(Arc<Mutex<Vec<String>>>);
+    struct Captured(Arc<Mutex<Vec<u8>>>);
 
-    impl Visit for Recorded {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("{}={value:?}", field.name()));
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
         }
 
-        fn record_str(&mut self, field: &Field, value: &str) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("{}={value}", field.name()));
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 
-    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorded {
-        fn on_new_span(&self, attributes: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
-            attributes.record(&mut self.clone());
-        }
-
-        fn on_record(&self, _: &Id, values: &Record<'_>, _: Context<'_, S>) {
-            values.record(&mut self.clone());
+    impl Captured {
+        fn lines(&self) -> Vec<String> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect()
         }
     }
 
-    #[tokio::test]
-    async fn the_request_span_carries_method_route_id_status_and_latency() {
-        let recorded = Recorded::default();
-        let _guard = subscriber::set_default(Registry::default().with(recorded.clone()));
+    /// One request to `/things/42` with `x-request-id: trace-me`, through the shipped layers, whose
+    /// handler records `sub` as the auth extractor does and logs a warning with client input in it.
+    async fn serve_one_request() {
         let app = Router::new()
-            .route("/things/{id}", get(|| async { "ok" }))
+            .route(
+                "/things/{id}",
+                get(|| async {
+                    Span::current().record("sub", "user-7");
+                    tracing::warn!("odd input {}", "\u{1b}[31mred\nINFO fake line");
+                    "ok"
+                }),
+            )
             .layer(trace_layer())
             .layer(RequestIdLayer);
         let request = Request::get("/things/42")
             .header("x-request-id", "trace-me")
             .body(Body::empty())
             .unwrap();
-
         let response = app.oneshot(request).await.unwrap();
-
         assert_eq!(response.status(), 200);
-        let fields = recorded.0.lock().unwrap().clone();
-        for expected in [
-            "method=GET",
-            "path=/things/{id}",
-            "request_id=trace-me",
-            "status=200",
-        ] {
-            assert!(
-                fields.iter().any(|field| field == expected),
-                "{expected} in {fields:?}"
-            );
-        }
-        assert!(
-            fields.iter().any(|field| field.starts_with("latency_ms=")),
-            "{fields:?}"
+    }
+
+    /// The lines logged for [`serve_one_request`] by the shipped subscriber in `format`, with
+    /// `RUST_LOG` set to `rust_log`.
+    async fn lines_of_one_request(format: LogFormat, rust_log: Option<&str>) -> Vec<String> {
+        let captured = Captured::default();
+        let writer = {
+            let captured = captured.clone();
+            move || captured.clone()
+        };
+        let registry = Registry::default().with(filter(rust_log));
+        let _default = match format {
+            LogFormat::Pretty => {
+                tracing::subscriber::set_default(registry.with(pretty_layer(writer, false)))
+            }
+            LogFormat::Json => tracing::subscriber::set_default(registry.with(json_layer(writer))),
+        };
+        serve_one_request().await;
+        captured.lines()
+    }
+
+    #[tokio::test]
+    async fn the_pretty_access_line_says_method_route_status_latency_id_and_sub() {
+        let lines = lines_of_one_request(LogFormat::Pretty, None).await;
+
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        let served = &lines[1];
+        // `2026-12-01T09:00:00.123456Z  INFO http_request: request served status=200 …`
+        assert_eq!(served.find('Z'), Some(26), "{served}");
+        let (_, rest) = served
+            .split_once("Z  INFO http_request: request served status=200 latency_ms=")
+            .unwrap();
+        let (latency, span) = rest.split_once(' ').unwrap();
+        assert!(latency.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{served}");
+        assert_eq!(
+            span,
+            r#"method="GET" path="/things/{id}" request_id="trace-me" sub="user-7""#
         );
+    }
+
+    #[tokio::test]
+    async fn a_warning_while_serving_carries_the_request_span_and_cannot_fake_a_line() {
+        let lines = lines_of_one_request(LogFormat::Pretty, None).await;
+
+        let warned = &lines[0];
+        assert!(
+            warned.ends_with(
+                r#"  WARN http_request: odd input \u{1b}[31mred\nINFO fake line method="GET" path="/things/{id}" request_id="trace-me" sub="user-7""#
+            ),
+            "{warned}"
+        );
+        assert!(!lines.iter().any(|line| line.starts_with("INFO fake")));
+    }
+
+    #[tokio::test]
+    async fn the_json_access_line_has_the_same_fields() {
+        let lines = lines_of_one_request(LogFormat::Json, None).await;
+
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        let warned: Value = serde_json::from_str(&lines[0]).unwrap();
+        let served: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(warned["level"], "WARN");
+        assert_eq!(served["level"], "INFO");
+        assert_eq!(served["message"], "request served");
+        assert_eq!(served["status"], 200);
+        assert!(served["latency_ms"].is_f64(), "{served}");
+        assert!(
+            served["timestamp"]
+                .as_str()
+                .is_some_and(|at| at.len() == 27 && at.ends_with('Z')),
+            "{served}"
+        );
+        for line in [&warned, &served] {
+            let span = &line["span"];
+            assert_eq!(span["name"], "http_request", "{line}");
+            assert_eq!(span["method"], "GET", "{line}");
+            assert_eq!(span["path"], "/things/{id}", "{line}");
+            assert_eq!(span["request_id"], "trace-me", "{line}");
+            assert_eq!(span["sub"], "user-7", "{line}");
+        }
+    }
+
+    #[tokio::test]
+    async fn rust_log_with_levels_only_still_sets_the_levels() {
+        // Read as a plain `Targets` filter.
+        let lines = lines_of_one_request(LogFormat::Pretty, Some("warn")).await;
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        // The request span is at `info`, so off too: the warning comes alone.
+        assert!(lines[0].contains("  WARN odd input"), "{lines:#?}");
+    }
+
+    #[tokio::test]
+    async fn rust_log_with_a_span_directive_still_works() {
+        // Only `EnvFilter` reads span directives: `info` inside `http_request`, else `warn`.
+        let lines = lines_of_one_request(LogFormat::Pretty, Some("warn,[http_request]=info")).await;
+        assert_eq!(lines.len(), 2, "{lines:#?}");
     }
 }

@@ -16,6 +16,7 @@ mod authorize;
 mod browser;
 mod config;
 mod current_user;
+mod dpop;
 mod endpoints;
 mod errors;
 #[cfg(not(all(feature = "local-issuer", feature = "sessions", feature = "metrics")))]
@@ -30,6 +31,8 @@ mod jwks_cache;
 mod jwks_faults;
 #[cfg(feature = "local-issuer")]
 mod local_issuer;
+#[cfg(feature = "local-issuer")]
+mod local_opaque;
 #[cfg(all(feature = "local-issuer", feature = "sessions"))]
 mod login_attacks;
 mod openapi;

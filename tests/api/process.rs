@@ -186,15 +186,22 @@ fn the_lines_logged_before_a_graceful_shutdown_are_all_written() {
     fields.sort_unstable();
     assert_eq!(
         fields,
-        ["level", "message", "span", "timestamp"],
+        [
+            "latency_ms",
+            "level",
+            "message",
+            "span",
+            "status",
+            "timestamp"
+        ],
         "{served}"
     );
+    assert_eq!(served["status"], 200, "{served}");
+    assert!(served["latency_ms"].is_f64(), "{served}");
     let span = &served["span"];
     assert_eq!(span["name"], "http_request", "{served}");
     assert_eq!(span["method"], "GET", "{served}");
     assert_eq!(span["path"], "/healthz", "{served}");
-    assert_eq!(span["status"], 200, "{served}");
-    assert!(span["latency_ms"].is_f64(), "{served}");
     assert!(
         span["request_id"].as_str().is_some_and(|id| !id.is_empty()),
         "{served}"

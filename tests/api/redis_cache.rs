@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::helpers::{TestApp, free_port};
 
 /// A `redis-server` on a free loopback port, stopped when dropped.
-struct RedisServer {
+pub(crate) struct RedisServer {
     child: Child,
     port: u16,
 }
@@ -22,7 +22,7 @@ impl Drop for RedisServer {
 
 impl RedisServer {
     /// `None` (with a message) when redis-server is not installed and not required.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         let port = free_port();
         let spawned = Command::new("redis-server")
             .args([
@@ -60,7 +60,7 @@ impl RedisServer {
         Some(server)
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 }

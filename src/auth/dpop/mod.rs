@@ -1,0 +1,176 @@
+//! DPoP (RFC 9449): proof-of-possession for access tokens. [`DpopVerifier`] checks the `DPoP` proof
+//! a request carries ([`proof`]), remembers its `jti` ([`replay`]), and says what `cnf.jkt` the token
+//! must be bound to; the extractors ([`crate::auth::Claims`] and the rest) call it for every request
+//! sent with `Authorization: DPoP <token>`.
+
+mod binding;
+mod htu;
+mod proof;
+mod replay;
+#[cfg(feature = "redis")]
+mod replay_redis;
+#[cfg(not(feature = "redis"))]
+#[path = "replay_redis_off.rs"]
+mod replay_redis;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName, Method};
+use jsonwebtoken::get_current_timestamp;
+
+pub(crate) use self::binding::{KeyBinding, bound_key};
+pub(crate) use self::proof::CheckedProof;
+use self::proof::Expected;
+pub use self::proof::{
+    MAX_PROOF_AGE_SECS, MAX_PROOF_BYTES, SUPPORTED_ALGORITHM_NAMES, SUPPORTED_ALGORITHMS,
+    access_token_hash,
+};
+use self::replay::ReplayStore;
+use super::error::ProofError;
+use crate::config::Settings;
+use crate::store::CacheUrlError;
+
+/// The request header a proof travels in (RFC 9449 §4.1).
+pub const DPOP_HEADER: HeaderName = HeaderName::from_static("dpop");
+
+/// In a request's extensions once its DPoP proof and token were accepted: the RFC 7638 thumbprint of
+/// the key the client proved it holds. Handlers may read it (`Extension<DpopKey>`); refusals after
+/// authentication (`insufficient_scope`) use it to answer with the `DPoP` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopKey(pub String);
+
+/// `[AUTH] DPOP`: which token schemes the API accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DpopMode {
+    /// `Bearer` and `DPoP` (the default). A DPoP-bound token must still come with its proof.
+    #[default]
+    Allowed,
+    /// `DPoP` only: bearer tokens, in the header or the session cookie, are refused.
+    Required,
+    /// `Bearer` only: the `DPoP` scheme is credentials this service does not know, like `Basic`.
+    Off,
+}
+
+impl DpopMode {
+    /// Whether `Authorization: DPoP …` is understood.
+    pub fn accepts_dpop(self) -> bool {
+        self != Self::Off
+    }
+
+    /// Whether `Authorization: Bearer …` (and the session cookie) is accepted.
+    pub fn accepts_bearer(self) -> bool {
+        self != Self::Required
+    }
+}
+
+/// Checks DPoP proofs for this service: its mode, public URL, leeway and replay store. Cheap to
+/// clone; clones share the replay store. Proofs are never cached: each is new by design.
+#[derive(Debug, Clone)]
+pub struct DpopVerifier(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    mode: DpopMode,
+    /// PUBLIC_URL without its trailing slash: `htu` is checked against it, never against `Host`.
+    public_base: String,
+    leeway: u64,
+    replay: ReplayStore,
+}
+
+impl DpopVerifier {
+    /// A verifier for `settings`' `[AUTH] DPOP`, `LEEWAY` and `[SERVER] PUBLIC_URL`, remembering
+    /// proofs in process and, with `[CACHE] URL`, in Redis (not contacted until first used).
+    ///
+    /// # Errors
+    /// When `[CACHE] URL` cannot be used by this binary.
+    pub fn new(settings: &Settings) -> Result<Self, CacheUrlError> {
+        let leeway = settings.auth.leeway.as_secs();
+        // The longest a proof is accepted: `iat` up to a minute old, or up to the leeway ahead.
+        let window = MAX_PROOF_AGE_SECS + leeway + 1;
+        Ok(Self(Arc::new(Inner {
+            mode: settings.auth.dpop,
+            public_base: settings.server.public_base(),
+            leeway,
+            replay: ReplayStore::new(window, settings.cache.url.as_ref())?,
+        })))
+    }
+
+    /// `[AUTH] DPOP`.
+    pub fn mode(&self) -> DpopMode {
+        self.0.mode
+    }
+
+    /// Checks `proof` for a `method` request to `path` (under PUBLIC_URL), made with `access_token`
+    /// (`None` at a token endpoint, where `ath` is not asked for), then records its `jti`. Returns
+    /// the RFC 7638 SHA-256 thumbprint of the proof's key: what the token is, or is to be, bound to
+    /// (`cnf.jkt`).
+    ///
+    /// The local issuer's token endpoint calls it as
+    /// `verify_proof(proof, &Method::POST, "/oauth/token", None)`.
+    ///
+    /// # Errors
+    /// The first failed check (RFC 9449 §4.3), [`ProofError::Replayed`] for a proof seen before,
+    /// [`ProofError::StoreFull`] when no more proofs can be remembered right now.
+    pub async fn verify_proof(
+        &self,
+        proof: &str,
+        method: &Method,
+        path: &str,
+        access_token: Option<&str>,
+    ) -> Result<String, ProofError> {
+        let checked = self.check(proof, method, path, access_token)?;
+        self.remember(&checked).await?;
+        Ok(checked.jkt)
+    }
+
+    /// The stateless checks of [`Self::verify_proof`], without recording the `jti`.
+    pub(crate) fn check(
+        &self,
+        proof: &str,
+        method: &Method,
+        path: &str,
+        access_token: Option<&str>,
+    ) -> Result<CheckedProof, ProofError> {
+        let url = htu::request_url(&self.0.public_base, path).ok_or(ProofError::UrlMismatch)?;
+        proof::check(
+            proof,
+            &Expected {
+                method: method.as_str(),
+                url: &url,
+                access_token,
+                now: get_current_timestamp(),
+                leeway: self.0.leeway,
+            },
+        )
+    }
+
+    /// Records a checked proof's `jti`: the last step, once everything else about the request
+    /// passed, so only a caller holding a valid bound token can fill the store.
+    ///
+    /// # Errors
+    /// As [`ReplayStore::first_use`].
+    pub(crate) async fn remember(&self, checked: &CheckedProof) -> Result<(), ProofError> {
+        self.0
+            .replay
+            .first_use(&checked.replay_key, get_current_timestamp())
+            .await
+    }
+}
+
+/// The request's one `DPoP` header, if any (RFC 9449 §4.3 point 1: not two).
+///
+/// # Errors
+/// [`ProofError::Several`] for more than one; [`ProofError::Malformed`] for one that is not ASCII.
+pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, ProofError> {
+    let mut values = headers.get_all(DPOP_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ProofError::Several);
+    }
+    value
+        .to_str()
+        .map(|proof| Some(proof.trim()))
+        .map_err(|_| ProofError::Malformed)
+}

@@ -1,0 +1,683 @@
+//! DPoP (RFC 9449) at the HTTP level: bound tokens with fresh proofs, every check of §4.3 refusing
+//! what it should, replays (at once and across replicas), downgrades, `[AUTH] DPOP` and the
+//! challenges.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::join_all;
+use jsonwebtoken::get_current_timestamp;
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use protected_api::auth::dpop::access_token_hash;
+use protected_api::testing::TestKey;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, www_authenticate};
+
+/// A client holding a P-256 key: it makes DPoP proofs, and tokens get bound to its key.
+struct Client {
+    key: TestKey,
+}
+
+impl Client {
+    fn new() -> Self {
+        Self {
+            key: TestKey::ec_p256("client"),
+        }
+    }
+
+    /// The RFC 7638 thumbprint of the client's public key: the `cnf.jkt` of its tokens.
+    fn jkt(&self) -> String {
+        let jwk: Jwk = serde_json::from_value(self.key.jwk()).unwrap();
+        jwk.thumbprint(ThumbprintHash::SHA256).unwrap()
+    }
+
+    /// A token from `app`'s IdP bound to this client's key.
+    fn bound_token(&self, app: &TestApp) -> String {
+        app.idp()
+            .token()
+            .scope("read:messages")
+            .claim("cnf", json!({ "jkt": self.jkt() }))
+            .sign()
+    }
+
+    fn header(&self) -> Value {
+        json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.jwk() })
+    }
+
+    /// The claims of a fresh proof for `method` `path` (under the app's PUBLIC_URL) with `token`.
+    fn claims(app: &TestApp, method: &str, path: &str, token: &str) -> Value {
+        json!({
+            "htm": method,
+            "htu": format!("{}{path}", app.state.settings.server.public_base()),
+            "iat": get_current_timestamp(),
+            "jti": URL_SAFE_NO_PAD.encode(protected_api::auth::random_bytes::<16>().unwrap()),
+            "ath": access_token_hash(token),
+        })
+    }
+
+    /// A fresh, valid proof for a GET of `path` with `token`.
+    fn proof(&self, app: &TestApp, path: &str, token: &str) -> String {
+        self.sign(&self.header(), &Self::claims(app, "GET", path, token))
+    }
+
+    /// A proof for a GET of `path` with `token`, after `change` to its header and claims.
+    fn proof_with(
+        &self,
+        app: &TestApp,
+        path: &str,
+        token: &str,
+        change: impl FnOnce(&mut Value, &mut Value),
+    ) -> String {
+        let (mut header, mut claims) = (self.header(), Self::claims(app, "GET", path, token));
+        change(&mut header, &mut claims);
+        self.sign(&header, &claims)
+    }
+
+    /// `header.claims` signed with this client's key.
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        format!("{input}.{}", self.key.sign(input.as_bytes()))
+    }
+}
+
+/// GET `path` with `Authorization: DPoP token` and the `DPoP` proof.
+async fn dpop_get(app: &TestApp, path: &str, token: &str, proof: &str) -> reqwest::Response {
+    app.get(path)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Every `WWW-Authenticate` field of `response`.
+fn challenges(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asserts a 401 whose one challenge is `DPoP` with `code`, and returns the body's description.
+async fn assert_dpop_refusal(response: reqwest::Response, code: &str) -> String {
+    assert_eq!(response.status(), 401);
+    let challenges = challenges(&response);
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    let challenge = &challenges[0];
+    assert!(challenge.starts_with("DPoP algs=\"ES256 "), "{challenge}");
+    assert!(
+        challenge.contains(&format!("error=\"{code}\"")),
+        "{challenge}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    body["error_description"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_bound_token_with_a_fresh_proof_is_accepted_and_its_scope_checked() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    for path in ["/api/private", "/api/private-scoped", "/api/optional"] {
+        let response = dpop_get(&app, path, &token, &client.proof(&app, path, &token)).await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let body: Value = dpop_get(
+        &app,
+        "/api/optional",
+        &token,
+        &client.proof(&app, "/api/optional", &token),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(body["authenticated"], true);
+    // The scheme name is case-insensitive, like Bearer's (RFC 9110 §11.1).
+    let response = app
+        .get("/api/private")
+        .header("authorization", format!("dpop {token}"))
+        .header("dpop", client.proof(&app, "/api/private", &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn each_proof_check_of_rfc_9449_refuses_with_invalid_dpop_proof() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let path = "/api/private";
+    let public = app.state.settings.server.public_base();
+    type Change = Box<dyn FnOnce(&mut Value, &mut Value)>;
+    let cases: Vec<(&str, Change)> = vec![
+        ("typ", Box::new(|h, _| h["typ"] = json!("JWT"))),
+        ("asymmetric alg", Box::new(|h, _| h["alg"] = json!("HS256"))),
+        ("alg none", Box::new(|h, _| h["alg"] = json!("none"))),
+        (
+            "private jwk",
+            Box::new(|h, _| h["jwk"]["d"] = json!("AAAA")),
+        ),
+        (
+            "oct jwk",
+            Box::new(|h, _| h["jwk"] = json!({"kty": "oct", "k": "AAAA"})),
+        ),
+        ("htm", Box::new(|_, c| c["htm"] = json!("POST"))),
+        ("htu path", {
+            let htu = format!("{public}/api/admin");
+            Box::new(move |_, c| c["htu"] = json!(htu))
+        }),
+        ("htu scheme", {
+            let htu = format!("{}{path}", public.replacen("http:", "https:", 1));
+            Box::new(move |_, c| c["htu"] = json!(htu))
+        }),
+        (
+            "iat old",
+            Box::new(|_, c| c["iat"] = json!(get_current_timestamp() - 120)),
+        ),
+        (
+            "iat future",
+            Box::new(|_, c| c["iat"] = json!(get_current_timestamp() + 120)),
+        ),
+        (
+            "jti",
+            Box::new(|_, c| {
+                c.as_object_mut().unwrap().remove("jti");
+            }),
+        ),
+        (
+            "ath",
+            Box::new(|_, c| c["ath"] = json!(access_token_hash("another token"))),
+        ),
+    ];
+    for (check, change) in cases {
+        let proof = client.proof_with(&app, path, &token, change);
+        let description = assert_dpop_refusal(
+            dpop_get(&app, path, &token, &proof).await,
+            "invalid_dpop_proof",
+        )
+        .await;
+        assert!(
+            !description.contains(&proof),
+            "{check}: the proof is never echoed"
+        );
+    }
+    // Signed by another key than the one it presents.
+    let other = Client::new();
+    let forged = other.sign(&client.header(), &Client::claims(&app, "GET", path, &token));
+    let description = assert_dpop_refusal(
+        dpop_get(&app, path, &token, &forged).await,
+        "invalid_dpop_proof",
+    )
+    .await;
+    assert!(description.contains("signature"), "{description}");
+    // htu: the host case, the default port, a query and a fragment do not matter.
+    let loud = public.replacen("http://", "HTTP://", 1);
+    let proof = client.proof_with(&app, path, &token, |_, c| {
+        c["htu"] = json!(format!("{loud}{path}?page=2#top"));
+    });
+    assert_eq!(dpop_get(&app, path, &token, &proof).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_token_must_be_bound_to_the_proofs_key() {
+    let app = TestApp::builder().spawn().await;
+    let (client, thief) = (Client::new(), Client::new());
+    let token = client.bound_token(&app);
+    // A stolen bound token with the thief's own valid proof.
+    let proof = thief.proof(&app, "/api/private", &token);
+    let description = assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &token, &proof).await,
+        "invalid_token",
+    )
+    .await;
+    assert!(description.contains("cnf.jkt"), "{description}");
+    // A token bound to nothing, under the DPoP scheme.
+    let unbound = app.idp().token().sign();
+    let proof = client.proof(&app, "/api/private", &unbound);
+    let description = assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &unbound, &proof).await,
+        "invalid_token",
+    )
+    .await;
+    assert!(description.contains("not DPoP-bound"), "{description}");
+}
+
+#[tokio::test]
+async fn a_replayed_proof_is_refused() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let proof = client.proof(&app, "/api/private", &token);
+    assert_eq!(
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status(),
+        200
+    );
+    let description = assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &token, &proof).await,
+        "invalid_dpop_proof",
+    )
+    .await;
+    assert!(description.contains("already been used"), "{description}");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_replays_of_one_proof_let_exactly_one_through() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let proof = client.proof(&app, "/api/private", &token);
+    let statuses: Vec<u16> = join_all((0..50).map(|_| async {
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status()
+            .as_u16()
+    }))
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        49,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_proof_headers_a_proof_without_a_token_and_a_token_without_a_proof_are_refused() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let (one, two) = (
+        client.proof(&app, "/api/private", &token),
+        client.proof(&app, "/api/private", &token),
+    );
+    let response = app
+        .get("/api/private")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", &one)
+        .header("dpop", &two)
+        .send()
+        .await
+        .unwrap();
+    let description = assert_dpop_refusal(response, "invalid_dpop_proof").await;
+    assert!(description.contains("more than one"), "{description}");
+
+    let response = app
+        .get("/api/private")
+        .header("dpop", &one)
+        .send()
+        .await
+        .unwrap();
+    let description = assert_dpop_refusal(response, "invalid_dpop_proof").await;
+    assert!(
+        description.contains("without an access token"),
+        "{description}"
+    );
+
+    let response = app
+        .get("/api/private")
+        .header("authorization", format!("DPoP {token}"))
+        .send()
+        .await
+        .unwrap();
+    let description = assert_dpop_refusal(response, "invalid_dpop_proof").await;
+    assert!(description.contains("missing DPoP proof"), "{description}");
+
+    let response = dpop_get(&app, "/api/private", &token, &"a".repeat(5000)).await;
+    let description = assert_dpop_refusal(response, "invalid_dpop_proof").await;
+    assert!(description.contains("too large"), "{description}");
+
+    let response = app
+        .get("/api/private")
+        .header("authorization", "DPoP ")
+        .header("dpop", &one)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(www_authenticate(&response).starts_with("DPoP algs="));
+}
+
+#[tokio::test]
+async fn a_bound_token_sent_as_bearer_is_refused() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    // Used rightly first, so its verification is cached: the binding must come with the cache hit.
+    let proof = client.proof(&app, "/api/private", &token);
+    assert_eq!(
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status(),
+        200
+    );
+    let response = app.get_with("/api/private", &token).await;
+    assert_eq!(response.status(), 401);
+    assert!(www_authenticate(&response).starts_with("Bearer realm="));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("DPoP-bound")
+    );
+    // An unbound token is still a bearer token.
+    let unbound = app.idp().token().sign();
+    assert_eq!(app.get_with("/api/private", &unbound).await.status(), 200);
+}
+
+#[tokio::test]
+async fn token_failures_under_the_dpop_scheme_use_the_dpop_challenge() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let expired = app
+        .idp()
+        .token()
+        .claim("cnf", json!({ "jkt": client.jkt() }))
+        .expired_for(std::time::Duration::from_secs(600))
+        .sign();
+    let proof = client.proof(&app, "/api/private", &expired);
+    let description = assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &expired, &proof).await,
+        "invalid_token",
+    )
+    .await;
+    assert!(description.contains("expired"), "{description}");
+
+    // A valid bound token without the scope: 403 insufficient_scope, with the DPoP challenge.
+    let token = app
+        .idp()
+        .token()
+        .claim("cnf", json!({ "jkt": client.jkt() }))
+        .sign();
+    let proof = client.proof(&app, "/api/private-scoped", &token);
+    let response = dpop_get(&app, "/api/private-scoped", &token, &proof).await;
+    assert_eq!(response.status(), 403);
+    let challenge = www_authenticate(&response);
+    assert!(challenge.starts_with("DPoP algs="), "{challenge}");
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn no_credentials_get_one_challenge_per_accepted_scheme() {
+    for (mode, expected) in [
+        ("allowed", &["Bearer realm=", "DPoP algs="][..]),
+        ("required", &["DPoP algs="][..]),
+        ("off", &["Bearer realm="][..]),
+    ] {
+        let app = TestApp::builder()
+            .extra(&[("AUTH_DPOP", mode)])
+            .spawn()
+            .await;
+        let response = app.get("/api/private").send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let challenges = challenges(&response);
+        assert_eq!(challenges.len(), expected.len(), "{mode}: {challenges:?}");
+        for (challenge, start) in challenges.iter().zip(expected) {
+            assert!(challenge.starts_with(start), "{mode}: {challenge}");
+            assert!(!challenge.contains("error="), "{mode}: {challenge}");
+            assert!(
+                challenge.contains("resource_metadata="),
+                "{mode}: {challenge}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_dpop_required_bearer_credentials_are_refused() {
+    let app = TestApp::builder()
+        .extra(&[("AUTH_DPOP", "required")])
+        .spawn()
+        .await;
+    let unbound = app.idp().token().sign();
+    let description = assert_dpop_refusal(
+        app.get_with("/api/private", &unbound).await,
+        "invalid_token",
+    )
+    .await;
+    assert!(description.contains("DPoP is required"), "{description}");
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let proof = client.proof(&app, "/api/private", &token);
+    assert_eq!(
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[cfg(feature = "sessions")]
+#[tokio::test]
+async fn with_dpop_required_the_session_cookie_is_refused_too() {
+    let app = TestApp::builder()
+        .extra(&[("AUTH_DPOP", "required")])
+        .spawn()
+        .await;
+    let unbound = app.idp().token().sign();
+    let response = app
+        .get("/api/private")
+        .header("cookie", format!("session={unbound}"))
+        .send()
+        .await
+        .unwrap();
+    assert_dpop_refusal(response, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn with_dpop_off_the_dpop_scheme_is_unknown_credentials() {
+    let app = TestApp::builder()
+        .extra(&[("AUTH_DPOP", "off")])
+        .spawn()
+        .await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let proof = client.proof(&app, "/api/private", &token);
+    let response = dpop_get(&app, "/api/private", &token, &proof).await;
+    assert_eq!(response.status(), 401);
+    let challenges = challenges(&response);
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    assert!(challenges[0].starts_with(r#"Bearer realm="protected-api""#));
+    assert!(!challenges[0].contains("error="), "{challenges:?}");
+    // And the DPoP header alone is ignored, not an error.
+    let unbound = app.idp().token().sign();
+    let response = app
+        .get("/api/private")
+        .bearer_auth(&unbound)
+        .header("dpop", &proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn behind_a_proxy_htu_is_checked_against_public_url_not_the_host_header() {
+    let app = TestApp::builder()
+        .extra(&[("SERVER_PUBLIC_URL", "https://api.example.com")])
+        .spawn()
+        .await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let proof = client.proof(&app, "/api/private", &token);
+    assert!(proof.len() > 10);
+    assert_eq!(
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status(),
+        200
+    );
+    // A proof for the address the request physically went to is not for the public URL.
+    let local = client.proof_with(&app, "/api/private", &token, |_, c| {
+        c["htu"] = json!(app.url("/api/private"));
+    });
+    assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &token, &local).await,
+        "invalid_dpop_proof",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_resource_metadata_tells_clients_about_dpop() {
+    for (mode, algs, required) in [
+        ("allowed", true, false),
+        ("required", true, true),
+        ("off", false, false),
+    ] {
+        let app = TestApp::builder()
+            .extra(&[("AUTH_DPOP", mode)])
+            .spawn()
+            .await;
+        let metadata: Value = app
+            .get("/.well-known/oauth-protected-resource")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            metadata["dpop_bound_access_tokens_required"], required,
+            "{mode}"
+        );
+        let supported = &metadata["dpop_signing_alg_values_supported"];
+        if algs {
+            assert_eq!(supported[0], "ES256", "{mode}: {metadata}");
+            assert!(
+                !supported
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|alg| alg.as_str().unwrap().starts_with("HS"))
+            );
+        } else {
+            assert!(supported.is_null(), "{mode}: {metadata}");
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn two_replicas_sharing_redis_refuse_a_proof_the_other_accepted() {
+    let Some(redis) = crate::redis_cache::RedisServer::start() else {
+        return;
+    };
+    let first = TestApp::builder()
+        .extra(&[("CACHE_URL", &redis.url())])
+        .spawn()
+        .await;
+    let second = TestApp::builder().replica_of(&first).spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&first);
+    // Each replica gives Redis 250 ms before going on with its own store; a loaded machine can miss
+    // that once. So: up to three proofs, each used at the first replica and replayed at the second;
+    // sharing works when the second refused one. Without Redis every replay is accepted.
+    let mut refused = false;
+    for _ in 0..3 {
+        let proof = client.proof(&first, "/api/private", &token);
+        assert_eq!(
+            dpop_get(&first, "/api/private", &token, &proof)
+                .await
+                .status(),
+            200
+        );
+        if dpop_get(&second, "/api/private", &token, &proof)
+            .await
+            .status()
+            == 401
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    assert!(
+        refused,
+        "the second replica refused a proof the first accepted"
+    );
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_dead_redis_leaves_replays_to_each_replicas_own_store_not_an_outage() {
+    // Nothing listens there.
+    let url = format!("redis://127.0.0.1:{}/0", crate::helpers::free_port());
+    let app = TestApp::builder()
+        .extra(&[("CACHE_URL", &url)])
+        .spawn()
+        .await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    let proof = client.proof(&app, "/api/private", &token);
+    assert_eq!(
+        dpop_get(&app, "/api/private", &token, &proof)
+            .await
+            .status(),
+        200
+    );
+    assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &token, &proof).await,
+        "invalid_dpop_proof",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_browser_client_may_send_its_proof_cross_origin() {
+    let app = TestApp::builder()
+        .extra(&[("SERVER_CORS_ORIGINS", "http://localhost:3000")])
+        .spawn()
+        .await;
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/api/private"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization,dpop")
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("dpop"), "{allowed}");
+}
+
+#[tokio::test]
+async fn the_openapi_description_explains_how_to_call_with_dpop() {
+    let app = TestApp::builder().spawn().await;
+    let doc: Value = app
+        .get("/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let description = doc["info"]["description"].as_str().unwrap();
+    for needle in ["Authorization: DPoP <token>", "`DPoP` header", "ath", "htu"] {
+        assert!(description.contains(needle), "{needle}: {description}");
+    }
+}
