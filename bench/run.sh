@@ -37,31 +37,38 @@ PEERS=$ROOT/bench/target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_idp NAME KEYS TOKENS: a bench-idp in $WORK/NAME/ (issuer, valid, invalid files; a DPoP key
-# dpop.pem and one token bound to it, dpop).
+# start_idp NAME KEYS TOKENS [OPAQUE]: a bench-idp in $WORK/NAME/ (issuer, valid, invalid files; a DPoP
+# key dpop.pem and one token bound to it, dpop; with OPAQUE > 0 also an opaque file, tokens its
+# introspection endpoint answers for).
 start_idp() {
-  local dir=$WORK/$1
+  local dir=$WORK/$1 opaque=()
   mkdir -p "$dir"
+  [ "${4:-0}" -gt 0 ] && opaque=(--opaque "$4" --out-opaque "$dir/opaque")
   "$PEERS/bench-idp" --keys "$2" --tokens "$3" --invalid 5000 \
     --out-valid "$dir/valid" --out-invalid "$dir/invalid" --issuer-file "$dir/issuer" \
-    --dpop-key "$dir/dpop.pem" --out-dpop "$dir/dpop" &
+    --dpop-key "$dir/dpop.pem" --out-dpop "$dir/dpop" "${opaque[@]}" &
   PIDS+=($!)
   until [ -s "$dir/issuer" ]; do sleep 0.2; done
   head -n 1 "$dir/valid" > "$dir/one"
 }
 
 # start_server KIND IDP PORT [ENV…]: protected-api or a peer, trusting bench-idp IDP; waits until up.
+# IDP may be a comma-separated list (protected-api only): it trusts each issuer, each found through
+# its discovery document (JWKS_URI is set only for one issuer, as the configuration requires).
 start_server() {
-  local kind=$1 issuer; issuer=$(cat "$WORK/$2/issuer"); local port=$3; shift 3
-  local audience=https://api.example.test jwks="$issuer/.well-known/jwks.json"
+  local kind=$1 idps=$2 port=$3; shift 3
+  local issuer="" name
+  for name in ${idps//,/ }; do issuer="${issuer:+$issuer, }$(cat "$WORK/$name/issuer")"; done
+  local audience=https://api.example.test jwks=()
+  [ "$idps" = "${idps%,*}" ] && jwks=(OIDC_JWKS_URI="$issuer/.well-known/jwks.json")
   case $kind in
     protected-api)
       : > "$WORK/empty.ini"
       (cd "$WORK" && exec env "${LOG_ENV[@]}" CONFIG_FILE="$WORK/empty.ini" AUTH_PROVIDER=oidc \
-        OIDC_ISSUER="$issuer" OIDC_AUDIENCE=$audience OIDC_JWKS_URI="$jwks" \
+        OIDC_ISSUER="$issuer" OIDC_AUDIENCE=$audience "${jwks[@]}" \
         SERVER_HOST=127.0.0.1 SERVER_PORT="$port" "$@" "$BIN" serve) >/dev/null 2>&1 & ;;
     *)
-      env PORT="$port" ISSUER="$issuer" AUDIENCE=$audience JWKS_URI="$jwks" "$@" \
+      env PORT="$port" ISSUER="$issuer" AUDIENCE=$audience JWKS_URI="$issuer/.well-known/jwks.json" "$@" \
         "$PEERS/peer-$kind" >/dev/null 2>&1 & ;;
   esac
   SERVER=$!
@@ -83,17 +90,17 @@ proofs() {
 # row LABEL KIND IDP PATH TOKENS [ENV…]: one measured workload on a fresh server. TOKENS is none,
 # a token file of IDP (valid, invalid, one), or dpop: IDP's bound token with a fresh proof per
 # request, the proofs made once the server's URL is known, apart for the warm-up and the run (a proof
-# is good once, and for about a minute).
+# is good once, and for about a minute). With a list of IDPs the tokens are the last one's.
 row() {
   local label=$1 kind=$2 idp=$3 path=$4 tokens=$5; shift 5
   local key="$kind|$label" port; port=$(free_port)
   start_server "$kind" "$idp" "$port" "$@"
   local url="http://127.0.0.1:$port$path" file="" script=bench/lua/bearer.lua warm="" run=""
-  [ "$tokens" != none ] && file=$WORK/$idp/$tokens
+  [ "$tokens" != none ] && file=$WORK/${idp##*,}/$tokens
   if [ "$tokens" = dpop ]; then
     script=bench/lua/dpop.lua warm=$WORK/proofs-warm run=$WORK/proofs-run
-    proofs "$idp" "$url" "$DPOP_PROOFS_PER_SECOND" "$warm"
-    proofs "$idp" "$url" $((DPOP_PROOFS_PER_SECOND * DURATION)) "$run"
+    proofs "${idp##*,}" "$url" "$DPOP_PROOFS_PER_SECOND" "$warm"
+    proofs "${idp##*,}" "$url" $((DPOP_PROOFS_PER_SECOND * DURATION)) "$run"
   fi
   TOKENS_FILE=$file PROOFS_FILE=$warm THREADS=$THREADS \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -s "$script" "$url" >/dev/null
@@ -128,6 +135,13 @@ mean_ratio() { ratio "$(mean_rps "$1")" "$(mean_rps "$2")"; }
 start_idp one-key 1 5000
 start_idp fifty-keys 50 5000
 start_idp many-tokens 1 100000
+start_idp second-issuer 1 10
+start_idp opaque 1 10 1
+# The opaque row: the service introspects at the endpoint bench-idp's discovery names, as the client
+# it accepts (protected_api::testing::INTROSPECTION_CLIENT_ID/SECRET). The one token's answer is cached
+# during the warm-up ([CACHE] INTROSPECTION_TTL, 60 s, outlasts the row), so the measured requests
+# never leave the service.
+INTROSPECTION=(OIDC_INTROSPECTION_CLIENT_ID=api-introspector OIDC_INTROSPECTION_CLIENT_SECRET='s3cret:with%chars')
 
 {
   echo "# protected-api benchmark — $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -161,6 +175,8 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
   row invalid jwt-authorizer one-key /api/private invalid
   row invalid handwritten one-key /api/private invalid
   row distinct-100k protected-api many-tokens /api/private valid
+  row opaque-cached protected-api opaque /api/private opaque "${INTROSPECTION[@]}"
+  row two-issuers protected-api one-key,second-issuer /api/private one
 done
 
 {
@@ -191,6 +207,8 @@ done
   echo "- heap at the end of distinct, protected-api / jwt-authorizer: ${ANON['protected-api|distinct']} / ${ANON['jwt-authorizer|distinct']} MiB"
   echo "- distinct, 50 keys / 1 key: $(mean_ratio 'protected-api|distinct-50-keys' 'protected-api|distinct') (≈ 1)"
   echo "- 100,000 distinct tokens: VmHWM ${HWM['protected-api|distinct-100k']} MiB (≤ 20) vs ${HWM['protected-api|distinct']} MiB for 5,000 (bounded cache)"
+  echo "- opaque, cached / JWT repeated (protected-api): $(mean_ratio 'protected-api|opaque-cached' 'protected-api|repeated') (≥ 0.9)"
+  echo "- two issuers, second issuer's token / one issuer, JWT repeated (protected-api): $(mean_ratio 'protected-api|two-issuers' 'protected-api|repeated') (≥ 0.9)"
   echo "- metrics on / off: public $(mean_ratio 'protected-api|public' 'protected-api|public-metrics-off'), repeated $(mean_ratio 'protected-api|repeated' 'protected-api|repeated-metrics-off') (≥ 0.95)"
 } | tee "$WORK/ratios"
 

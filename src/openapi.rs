@@ -162,9 +162,14 @@ pub fn document(state: &AppState, discovered: &[Option<Arc<DiscoveryDocument>>])
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
+                // A hint only (OpenAPI 3.1): opaque tokens are accepted too, as the description says.
                 .bearer_format("JWT")
                 .description(Some(
-                    "Paste an access token (for the local issuer: `protected-api token`).",
+                    "Paste an access token (for the local issuer: `protected-api token`). \
+                     A JWT is verified by its signature; any other value is an opaque token, \
+                     introspected (RFC 7662) where an issuer offers it (`[OIDC] \
+                     INTROSPECTION_CLIENT_ID`, or `[LOCAL] TOKEN_FORMAT = opaque`) and refused \
+                     otherwise.",
                 ))
                 .build(),
         ),

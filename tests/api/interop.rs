@@ -4,6 +4,10 @@
 //! with `PROVIDER = oidc` and finds the key set through discovery, as it would with Keycloak or Okta.
 //! With a DPoP proof at its token endpoint the provider issues DPoP-bound tokens (RFC 9449 §5),
 //! which the service accepts only with a fresh proof of the same key.
+//!
+//! Started with `--opaque`, the provider hands out its default opaque access tokens to a grant
+//! without a resource indicator, and the service introspects them at the provider's real RFC 7662
+//! endpoint (found through discovery), next to a second issuer on the same routes.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -23,6 +27,9 @@ const THIS_API: &str = "https://protected-api.test";
 const OTHER_API: &str = "https://other-api.test";
 const CLIENT_ID: &str = "interop-m2m";
 const CLIENT_SECRET: &str = "interop-m2m-secret-not-for-production";
+/// The client the service introspects with (`server.mjs --opaque`).
+const INTROSPECTION_CLIENT_ID: &str = "interop-introspector";
+const INTROSPECTION_CLIENT_SECRET: &str = "interop-introspector-secret-not-for-production";
 
 /// Whether the interop test can run here; panics when it must (`PROTECTED_API_REQUIRE_INTEROP`).
 fn provider_available() -> bool {
@@ -50,9 +57,21 @@ struct OpenIdProvider {
 impl OpenIdProvider {
     /// Starts the provider on `port` with signing key `kid` and waits until it listens.
     async fn start(port: u16, kid: &str) -> Self {
+        Self::launch(port, kid, &[]).await
+    }
+
+    /// Starts the provider with `--opaque`: opaque tokens without a resource indicator, plus its
+    /// introspection and revocation endpoints.
+    async fn start_opaque(port: u16) -> Self {
+        Self::launch(port, "interop-opaque-key", &["--opaque"]).await
+    }
+
+    /// Runs `server.mjs` with `flags` after the common ones and waits until it listens.
+    async fn launch(port: u16, kid: &str, flags: &[&str]) -> Self {
         let mut child = Command::new("node")
             .args(["server.mjs", "--port", &port.to_string(), "--kid", kid])
             .args(["--resource", THIS_API, "--other-resource", OTHER_API])
+            .args(flags)
             .current_dir(SCRIPT_DIR)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -83,22 +102,50 @@ impl OpenIdProvider {
 
     /// A `client_credentials` grant at the provider's token endpoint (found through discovery).
     async fn client_credentials(&self, resource: &str, scope: Option<&str>) -> String {
-        let body = self.token_request(resource, scope, None).await;
+        let body = self.token_request(Some(resource), scope, None).await;
         assert_eq!(body["token_type"], "Bearer");
         body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// A `client_credentials` grant sent with a DPoP proof signed by `key`: a token bound to it.
     async fn dpop_bound_token(&self, key: &ProofKey, scope: &str) -> String {
-        let body = self.token_request(THIS_API, Some(scope), Some(key)).await;
+        let body = self
+            .token_request(Some(THIS_API), Some(scope), Some(key))
+            .await;
         assert_eq!(body["token_type"], "DPoP", "RFC 9449 §5: {body}");
         body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A `client_credentials` grant without a resource indicator: with `--opaque`, an opaque token.
+    async fn opaque_client_credentials(&self, scope: Option<&str>) -> String {
+        let body = self.token_request(None, scope, None).await;
+        assert_eq!(body["token_type"], "Bearer");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Revokes `token` at the provider's revocation endpoint (RFC 7009) as the client it was issued to.
+    async fn revoke(&self, token: &str) {
+        let discovery: Value =
+            reqwest::get(format!("{}/.well-known/openid-configuration", self.issuer))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let response = reqwest::Client::new()
+            .post(discovery["revocation_endpoint"].as_str().unwrap())
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "RFC 7009 §2.2");
     }
 
     /// The token endpoint's answer to a `client_credentials` request, with a proof of `key` if given.
     async fn token_request(
         &self,
-        resource: &str,
+        resource: Option<&str>,
         scope: Option<&str>,
         key: Option<&ProofKey>,
     ) -> Value {
@@ -111,7 +158,8 @@ impl OpenIdProvider {
             .json()
             .await
             .unwrap();
-        let mut form = vec![("grant_type", "client_credentials"), ("resource", resource)];
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend(resource.map(|resource| ("resource", resource)));
         form.extend(scope.map(|scope| ("scope", scope)));
         let token_endpoint = discovery["token_endpoint"].as_str().unwrap();
         let mut request = http
@@ -305,4 +353,167 @@ async fn a_dpop_bound_token_from_the_provider_works_only_with_a_fresh_proof_of_i
             .status(),
         200
     );
+}
+
+/// The settings that let the service introspect `provider`'s opaque tokens: the endpoint comes from
+/// discovery, the cache keeps an answer for `ttl` seconds.
+fn introspection_settings<'a>(
+    provider: &'a OpenIdProvider,
+    ttl: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("OIDC_ISSUER", &provider.issuer),
+        ("OIDC_AUDIENCE", THIS_API),
+        ("OIDC_INTROSPECTION_CLIENT_ID", INTROSPECTION_CLIENT_ID),
+        (
+            "OIDC_INTROSPECTION_CLIENT_SECRET",
+            INTROSPECTION_CLIENT_SECRET,
+        ),
+        ("CACHE_INTROSPECTION_TTL", ttl),
+    ]
+}
+
+/// Whether `token` has the shape of a compact JWS (three dot-separated parts).
+fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_at_the_provider_and_refused_once_revoked() {
+    if !provider_available() {
+        return;
+    }
+    let provider = OpenIdProvider::start_opaque(free_port()).await;
+    let mut settings = vec![("AUTH_PROVIDER", "oidc")];
+    settings.extend(introspection_settings(&provider, "1"));
+    let app = TestApp::builder().settings(&settings).spawn().await;
+
+    let scoped = provider
+        .opaque_client_credentials(Some("read:messages"))
+        .await;
+    assert!(!looks_like_jwt(&scoped), "an opaque token: {scoped}");
+    let response = app.get_with("/api/private", &scoped).await;
+    assert_eq!(response.status(), 200);
+    // oidc-provider's answer for a client_credentials token: `iss` is the issuer, no `aud` (no
+    // resource indicator), no `sub` (no end-user); the members come back as the token's claims.
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["claims"]["client_id"], CLIENT_ID, "{body}");
+    assert_eq!(body["claims"]["iss"], provider.issuer.as_str(), "{body}");
+    assert_eq!(body["claims"]["scope"], "read:messages", "{body}");
+    assert_eq!(
+        app.get_with("/api/private-scoped", &scoped).await.status(),
+        200
+    );
+
+    let unscoped = provider.opaque_client_credentials(None).await;
+    assert_eq!(app.get_with("/api/private", &unscoped).await.status(), 200);
+    let response = app.get_with("/api/private-scoped", &unscoped).await;
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope", "{body}");
+
+    // The same issuer's JWTs (a grant for this API's resource) are still verified by signature.
+    let jwt = provider
+        .client_credentials(THIS_API, Some("read:messages"))
+        .await;
+    assert!(looks_like_jwt(&jwt));
+    assert_eq!(
+        app.get_with("/api/private-scoped", &jwt).await.status(),
+        200
+    );
+
+    // Revoked at the provider: refused once the cached answer (1 s) has expired. Bounded wait: the
+    // loop gives up after 10 s, far more than the TTL.
+    provider.revoke(&scoped).await;
+    let mut last = None;
+    for _ in 0..20 {
+        let response = app.get_with("/api/private-scoped", &scoped).await;
+        if response.status() != 200 {
+            last = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let refused = last.expect("the revoked token is refused within 10 s");
+    assert_invalid_token(refused, "not active").await;
+    // Only that token: the other one the provider issued still works.
+    assert_eq!(app.get_with("/api/private", &unscoped).await.status(), 200);
+}
+
+#[cfg(feature = "local-issuer")]
+#[tokio::test]
+async fn a_second_issuer_is_accepted_side_by_side_and_neither_borrows_the_others_rules() {
+    if !provider_available() {
+        return;
+    }
+    let provider = OpenIdProvider::start_opaque(free_port()).await;
+    let mut settings = vec![
+        ("AUTH_PROVIDER", "local, oidc"),
+        // The local issuer's audience is the other API: accepted for the local issuer's tokens
+        // only, never for the provider's.
+        ("LOCAL_AUDIENCE", OTHER_API),
+    ];
+    settings.extend(introspection_settings(&provider, "60"));
+    let app = TestApp::builder().local().extra(&settings).spawn().await;
+
+    // Each issuer's token, on the same route.
+    let opaque = provider
+        .opaque_client_credentials(Some("read:messages"))
+        .await;
+    assert_eq!(
+        app.get_with("/api/private-scoped", &opaque).await.status(),
+        200
+    );
+    let local = local_client_credentials(&app, "read:messages").await;
+    let response = app.get_with("/api/private-scoped", &local).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["claims"]["iss"], app.base.as_str(), "{body}");
+    assert_eq!(body["claims"]["aud"], OTHER_API, "{body}");
+
+    // The provider's JWT for the audience the local issuer accepts: the provider's own rule
+    // (audience THIS_API) applies to it, so it is refused.
+    let for_other_api = provider
+        .client_credentials(OTHER_API, Some("read:other"))
+        .await;
+    assert_invalid_token(
+        app.get_with("/api/private", &for_other_api).await,
+        "audience",
+    )
+    .await;
+    // And a local token lacking the scope is refused on the scoped route, as the provider's is.
+    let local_unscoped = local_client_credentials(&app, "read:other").await;
+    assert_eq!(
+        app.get_with("/api/private-scoped", &local_unscoped)
+            .await
+            .status(),
+        403
+    );
+    let opaque_unscoped = provider.opaque_client_credentials(None).await;
+    assert_eq!(
+        app.get_with("/api/private-scoped", &opaque_unscoped)
+            .await
+            .status(),
+        403
+    );
+}
+
+/// A `client_credentials` grant at the local issuer's `/oauth/token` with its own client.
+#[cfg(feature = "local-issuer")]
+async fn local_client_credentials(app: &TestApp, scope: &str) -> String {
+    let client = &app.state.issuer.as_ref().unwrap().client;
+    let response = app
+        .post("/oauth/token")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.as_str()),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }

@@ -8,6 +8,10 @@
 //! `--dpop-key`, it also writes a DPoP key there and one token bound to it (`cnf.jkt`) to
 //! `--out-dpop`, for `bench-proofs` to make the proofs of the DPoP row.
 //!
+//! With `--opaque N` it also writes N opaque tokens (not JWTs) to `--out-opaque`, which its RFC 7662
+//! introspection endpoint (named in its discovery document) answers for with the same members as its
+//! JWTs, to the client `protected_api::testing::INTROSPECTION_CLIENT_ID`.
+//!
 //! RSA key generation and signing are spread over every core: 100,000 tokens take seconds, not a
 //! minute.
 
@@ -21,6 +25,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use protected_api::dpop_proof::ProofKey;
 use protected_api::testing::{AUDIENCE, MockIdp, TestKey};
+use serde_json::json;
 
 /// A loopback IdP for the benchmark: a JWKS and files of RS256 tokens.
 #[derive(Parser)]
@@ -56,6 +61,12 @@ struct Args {
     /// Where one token bound to the `--dpop-key` goes.
     #[arg(long, requires = "dpop_key")]
     out_dpop: Option<PathBuf>,
+    /// Opaque tokens to write and answer for at the introspection endpoint.
+    #[arg(long, default_value_t = 0)]
+    opaque: usize,
+    /// Where the opaque tokens go, one per line.
+    #[arg(long)]
+    out_opaque: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -111,6 +122,22 @@ async fn main() {
     }
     if let Some(path) = &args.audience_file {
         write_atomically(path, AUDIENCE);
+    }
+    if let Some(path) = &args.out_opaque {
+        // The members a JWT of this IdP carries; `exp` caps how long the service caches the answer.
+        let opaque: Vec<String> = (0..args.opaque)
+            .map(|n| {
+                idp.opaque_token(json!({
+                    "active": true,
+                    "iss": idp.issuer(),
+                    "aud": AUDIENCE,
+                    "sub": user(n),
+                    "scope": "read:messages",
+                    "exp": exp,
+                }))
+            })
+            .collect();
+        write_lines(path, &opaque);
     }
     write_atomically(&args.issuer_file, idp.issuer());
     eprintln!(
