@@ -215,6 +215,13 @@ pub enum ProofError {
     /// unchecked).
     #[error("too many DPoP proofs at once; try again shortly")]
     StoreFull,
+    /// The proof's key (`jkt`) recorded as many proofs in this window as one key may
+    /// ([`crate::auth::dpop::MAX_PROOFS_PER_KEY`]): 429, other keys are unaffected.
+    #[error("too many proofs for this key; try again after Retry-After")]
+    KeyOverQuota {
+        /// Seconds until the key's count starts again.
+        retry_after: u64,
+    },
 }
 
 /// Why [`crate::auth::Verifier::verify`] did not return a verified token.

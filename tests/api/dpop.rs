@@ -2,12 +2,16 @@
 //! what it should, replays (at once and across replicas), downgrades, `[AUTH] DPOP` and the
 //! challenges.
 
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::join_all;
 use jsonwebtoken::get_current_timestamp;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use protected_api::auth::dpop::access_token_hash;
+use protected_api::auth::{Claims, DpopVerifier, Verifier};
 use protected_api::testing::TestKey;
 use serde_json::{Value, json};
 
@@ -20,8 +24,13 @@ struct Client {
 
 impl Client {
     fn new() -> Self {
+        Self::with_key("client")
+    }
+
+    /// A client whose key is told apart by `kid`.
+    fn with_key(kid: &str) -> Self {
         Self {
-            key: TestKey::ec_p256("client"),
+            key: TestKey::ec_p256(kid),
         }
     }
 
@@ -680,4 +689,70 @@ async fn the_openapi_description_explains_how_to_call_with_dpop() {
     for needle in ["Authorization: DPoP <token>", "`DPoP` header", "ath", "htu"] {
         assert!(description.contains(needle), "{needle}: {description}");
     }
+}
+
+/// The state of a route whose DPoP verifier has a small per-key quota: filled in once the app is up,
+/// since the verifier needs the app's PUBLIC_URL.
+#[derive(Clone, Default)]
+struct QuotaState(std::sync::Arc<std::sync::OnceLock<(Verifier, DpopVerifier)>>);
+
+impl FromRef<QuotaState> for Verifier {
+    fn from_ref(state: &QuotaState) -> Self {
+        state.0.get().unwrap().0.clone()
+    }
+}
+
+impl FromRef<QuotaState> for DpopVerifier {
+    fn from_ref(state: &QuotaState) -> Self {
+        state.0.get().unwrap().1.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_key_over_its_proof_quota_gets_429_while_other_keys_keep_working() {
+    const QUOTA: u32 = 5;
+    let quota = QuotaState::default();
+    let routes = Router::new()
+        .route("/api/quota", get(|_: Claims| async { "ok" }))
+        .with_state(quota.clone());
+    let app = TestApp::builder().routes(routes).spawn().await;
+    let verifier = DpopVerifier::with_key_quota(&app.state.settings, QUOTA).unwrap();
+    assert!(quota.0.set((app.state.verifier.clone(), verifier)).is_ok());
+    let (greedy, other) = (Client::new(), Client::with_key("other"));
+    let (greedy_token, other_token) = (greedy.bound_token(&app), other.bound_token(&app));
+    // The greedy client sends twice its quota at once: exactly the quota gets through.
+    let responses = join_all((0..2 * QUOTA).map(|_| {
+        let proof = greedy.proof(&app, "/api/quota", &greedy_token);
+        let (app, token) = (&app, &greedy_token);
+        async move { dpop_get(app, "/api/quota", token, &proof).await }
+    }))
+    .await;
+    let ok = responses.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(ok, QUOTA as usize);
+    for response in responses.into_iter().filter(|r| r.status() != 200) {
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=200).contains(&retry_after), "{retry_after}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "too_many_requests", "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("too many proofs for this key"),
+            "{body}"
+        );
+    }
+    // Another key is untouched by the first one's quota.
+    let proof = other.proof(&app, "/api/quota", &other_token);
+    assert_eq!(
+        dpop_get(&app, "/api/quota", &other_token, &proof)
+            .await
+            .status(),
+        200
+    );
 }
