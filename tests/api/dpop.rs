@@ -15,7 +15,7 @@ use protected_api::auth::{Claims, DpopVerifier, Verifier};
 use protected_api::testing::TestKey;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, www_authenticate};
+use crate::helpers::{TestApp, assert_invalid_token, www_authenticate};
 
 /// A client holding a P-256 key: it makes DPoP proofs, and tokens get bound to its key.
 struct Client {
@@ -755,4 +755,29 @@ async fn a_key_over_its_proof_quota_gets_429_while_other_keys_keep_working() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn a_certificate_bound_token_is_refused_since_no_certificate_is_checked_here() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    // RFC 8705 §3.1: bound to a client certificate this service never sees.
+    let x5t = json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" });
+    let certificate_bound = app.idp().token().claim("cnf", x5t).sign();
+    assert_invalid_token(
+        app.get_with("/api/private", &certificate_bound).await,
+        "confirmation method this service cannot check",
+    )
+    .await;
+    // Nor does a `jkt` beside it make it a DPoP token: the certificate is asked for too.
+    let both =
+        json!({ "jkt": client.jkt(), "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" });
+    let token = app.idp().token().claim("cnf", both).sign();
+    let proof = client.proof(&app, "/api/private", &token);
+    let description = assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &token, &proof).await,
+        "invalid_token",
+    )
+    .await;
+    assert!(description.contains("cannot check (cnf)"), "{description}");
 }
