@@ -781,3 +781,56 @@ async fn a_certificate_bound_token_is_refused_since_no_certificate_is_checked_he
     .await;
     assert!(description.contains("cannot check (cnf)"), "{description}");
 }
+
+/// GET `target` exactly as written (reqwest would resolve its dot segments first), with `token` and
+/// `proof`: the status code, and the body.
+async fn raw_dpop_get(app: &TestApp, target: &str, token: &str, proof: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {}\r\nAuthorization: DPoP {token}\r\nDPoP: {proof}\r\n\
+         Connection: close\r\n\r\n",
+        app.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer[9..12].parse().unwrap();
+    (status, answer)
+}
+
+#[tokio::test]
+async fn a_proof_for_the_parent_url_is_refused_for_a_path_with_dot_segments() {
+    let routes = Router::new().route("/files/{*rest}", get(|_: Claims| async { "file" }));
+    let app = TestApp::builder().routes(routes).spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    // The router sends each of these to `/files/{*rest}`; the URL parser would read them as the
+    // URL the proof was made for.
+    for (target, proof_for) in [
+        ("/files/a/%2e%2e", "/files/"),
+        ("/files/a/%2E.", "/files/"),
+        ("/files/a/b/..", "/files/a/"),
+        ("/files/./a", "/files/a"),
+        ("/files/a\\%2e%2e", "/files/"),
+    ] {
+        let proof = client.proof(&app, proof_for, &token);
+        let (status, answer) = raw_dpop_get(&app, target, &token, &proof).await;
+        assert!(status == 401 || status == 400, "{target}: {answer}");
+        if status == 401 {
+            assert!(answer.contains("invalid_dpop_proof"), "{target}: {answer}");
+            assert!(answer.contains("htu does not match"), "{target}: {answer}");
+        }
+    }
+    // The same way of sending, to a plain path, is accepted.
+    let proof = client.proof(&app, "/files/a", &token);
+    let (status, answer) = raw_dpop_get(&app, "/files/a", &token, &proof).await;
+    assert_eq!(status, 200, "{answer}");
+}

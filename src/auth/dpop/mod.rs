@@ -66,6 +66,12 @@ impl DpopMode {
 
 /// Checks DPoP proofs for this service: its mode, public URL, leeway and replay store. Cheap to
 /// clone; clones share the replay store. Proofs are never cached: each is new by design.
+///
+/// The extractors check `htu` against PUBLIC_URL and the request's path as the handler's router
+/// sees it. Under [`axum::Router::nest`] that path has lost the nest prefix (axum strips it, and
+/// keeps the original only with its `original-uri` feature, off here to spare a copy of every
+/// request's URI), so proofs for nested routes do not match: mount protected routes with
+/// [`axum::Router::merge`] and full paths.
 #[derive(Debug, Clone)]
 pub struct DpopVerifier(Arc<Inner>);
 

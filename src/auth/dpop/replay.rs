@@ -34,9 +34,9 @@ use crate::store::CacheUrlError;
 pub(crate) const MAX_PER_GENERATION: usize = 500_000;
 
 /// Proofs one key (`jkt`) may record per generation (one window, 91 s by default): about 110
-/// requests a second, sustained, which no honest client of one key reaches, and 2% of
-/// [`MAX_PER_GENERATION`], so filling the store takes fifty keys each holding a valid bound token
-/// rather than one.
+/// requests a second, sustained, which no honest client of one key reaches, and 2% of the 500,000
+/// proofs a generation holds, so filling the store takes fifty keys each holding a valid bound
+/// token rather than one.
 pub const MAX_PROOFS_PER_KEY: u32 = 10_000;
 
 /// The proofs seen within the window, in this process and, when configured, in Redis.
