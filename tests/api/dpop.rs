@@ -686,9 +686,19 @@ async fn the_openapi_description_explains_how_to_call_with_dpop() {
         .await
         .unwrap();
     let description = doc["info"]["description"].as_str().unwrap();
-    for needle in ["Authorization: DPoP <token>", "`DPoP` header", "ath", "htu"] {
+    for needle in [
+        "Authorization: DPoP <token>",
+        "`DPoP` header",
+        "ath",
+        "htu",
+        "429 `too_many_requests`",
+    ] {
         assert!(description.contains(needle), "{needle}: {description}");
     }
+    let user = doc["paths"]["/api/user"]["get"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(user.contains("DPoP-bound access token"), "{user}");
 }
 
 /// The state of a route whose DPoP verifier has a small per-key quota: filled in once the app is up,
@@ -833,4 +843,38 @@ async fn a_proof_for_the_parent_url_is_refused_for_a_path_with_dot_segments() {
     let proof = client.proof(&app, "/files/a", &token);
     let (status, answer) = raw_dpop_get(&app, "/files/a", &token, &proof).await;
     assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test]
+async fn api_user_answers_a_bound_token_from_its_claims_without_forwarding_it_as_bearer() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = app
+        .idp()
+        .token()
+        .subject("dora")
+        .claim("cnf", json!({ "jkt": client.jkt() }))
+        .claim("email", "dora@example.com")
+        .sign();
+    let proof = client.proof(&app, "/api/user", &token);
+    let response = dpop_get(&app, "/api/user", &token, &proof).await;
+    assert_eq!(response.status(), 200);
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["source"], "access_token", "{user}");
+    assert_eq!(user["sub"], "dora");
+    assert_eq!(user["email"], "dora@example.com");
+    assert_eq!(
+        app.idp().userinfo_calls(),
+        0,
+        "the bound token never leaves as Bearer"
+    );
+    // An unbound token still gets the provider's answer.
+    let unbound = app.idp().token().subject("dora").sign();
+    let user: Value = app
+        .get_with("/api/user", &unbound)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["source"], "userinfo");
 }
