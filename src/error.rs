@@ -512,6 +512,18 @@ mod tests {
     }
 
     #[test]
+    fn a_key_over_its_proof_quota_is_a_429_with_retry_after_under_either_scheme() {
+        for error in [
+            ApiError::from(ProofError::KeyOverQuota { retry_after: 42 }),
+            ApiError::from(ProofError::KeyOverQuota { retry_after: 42 }).dpop(),
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[RETRY_AFTER], "42");
+        }
+    }
+
+    #[test]
     fn insufficient_scope_names_the_scope() {
         let challenge = challenge_of(ApiError::InsufficientScope(Required::all_of([
             "read:messages",
