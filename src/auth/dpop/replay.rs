@@ -12,7 +12,8 @@
 //! (`jkt`) may record at most [`MAX_PROOFS_PER_KEY`] proofs per generation, and a key over its quota
 //! is refused (429) while every other key keeps working. The per-key counts live beside the current
 //! generation and are dropped with it; each counted key has at least one proof in that generation,
-//! so the count map is bounded by the global cap too.
+//! so the count map is bounded by the global cap too (one 20-byte entry per key: at worst, one key
+//! per proof, about as large again as the current generation's set).
 //!
 //! Redis down or slow: the proof is accepted on the strength of the local store alone (and a warning
 //! is logged). A replay then succeeds only at another replica, within the proof's minute, for a
