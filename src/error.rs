@@ -94,6 +94,15 @@ pub enum ApiError {
         /// Seconds to wait (`Retry-After`, RFC 9110 §10.2.3).
         retry_after: u64,
     },
+    /// One client sent too much (DPoP proofs for one key): 429 `too_many_requests` (RFC 6585 §4),
+    /// and `Retry-After` in seconds.
+    #[error("{description}")]
+    TooManyRequests {
+        /// What was too much.
+        description: String,
+        /// Seconds to wait (`Retry-After`, RFC 9110 §10.2.3).
+        retry_after: u64,
+    },
     /// No such route: 404.
     #[error("no such resource")]
     NotFound,
@@ -116,11 +125,16 @@ impl From<VerifyError> for ApiError {
     }
 }
 
-/// A refused proof is 401 `invalid_dpop_proof`; a replay store that is full is a 503 to retry.
+/// A refused proof is 401 `invalid_dpop_proof`; a replay store that is full is a 503 to retry; a
+/// key over its quota is a 429 for that client alone.
 impl From<ProofError> for ApiError {
     fn from(error: ProofError) -> Self {
         match error {
             ProofError::StoreFull => Self::Busy { retry_after: 1 },
+            ProofError::KeyOverQuota { retry_after } => Self::TooManyRequests {
+                description: error.to_string(),
+                retry_after,
+            },
             error => Self::InvalidDpopProof(error),
         }
     }
@@ -228,6 +242,7 @@ impl ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
             }
             Self::Unreadable { status, .. } => (*status, "invalid_request"),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
@@ -392,7 +407,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("10"));
         }
-        if let Self::Busy { retry_after } = self.without_scheme() {
+        if let Self::Busy { retry_after } | Self::TooManyRequests { retry_after, .. } =
+            self.without_scheme()
+        {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from((*retry_after).max(1)));
@@ -492,6 +509,18 @@ mod tests {
         let response = ApiError::from(ProofError::StoreFull).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_key_over_its_proof_quota_is_a_429_with_retry_after_under_either_scheme() {
+        for error in [
+            ApiError::from(ProofError::KeyOverQuota { retry_after: 42 }),
+            ApiError::from(ProofError::KeyOverQuota { retry_after: 42 }).dpop(),
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[RETRY_AFTER], "42");
+        }
     }
 
     #[test]

@@ -41,7 +41,9 @@ use crate::state::AppState;
             (`typ` `dpop+jwt`, the public `jwk`) signed by that key, with `htm` (the method), `htu` \
             (the URL under this server, no query), `iat`, a new `jti` and `ath` (base64url SHA-256 of \
             the token). Swagger UI cannot sign proofs: `protected-api dpop` prints one for curl. \
-            Failures are 401 `invalid_dpop_proof` with a `DPoP` challenge listing the accepted `algs`."
+            Failures are 401 `invalid_dpop_proof` with a `DPoP` challenge listing the accepted `algs`; \
+            a key that sends more than 10,000 proofs within one proof window (91 s by default) gets 429 `too_many_requests` \
+            with `Retry-After` until its window ends."
     ),
     paths(
         api::public, api::private, api::private_scoped, api::admin, api::optional, api::profile, user::user,

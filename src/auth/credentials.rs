@@ -13,8 +13,7 @@ use super::error::{IdTokenError, ProofError, TokenError, VerifyError};
 use crate::ID_TOKEN_HEADER;
 use crate::error::ApiError;
 
-/// The credentials a request carries.
-#[derive(Debug)]
+/// The credentials a request carries. Its `Debug` shows the scheme only, never the token or proof.
 pub enum Credentials<'a> {
     /// `Authorization: Bearer <token>`, or the session cookie when there is no `Authorization`.
     Bearer(Cow<'a, str>),
@@ -25,6 +24,16 @@ pub enum Credentials<'a> {
         /// The proof JWT, not yet checked.
         proof: &'a str,
     },
+}
+
+/// Only the scheme: a token or a proof in a log line is a credential anyone reading logs may use.
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Bearer(_) => "Bearer(..)",
+            Self::Dpop { .. } => "Dpop { .. }",
+        })
+    }
 }
 
 /// The credentials of a request under `mode`, `None` when it carries none: no `Authorization` and
@@ -292,6 +301,19 @@ mod tests {
             ProofError::Several
         );
         assert_eq!(refused(&[("dpop", "x.y.z")]), ProofError::WithoutToken);
+    }
+
+    #[test]
+    fn debug_shows_the_scheme_and_neither_the_token_nor_the_proof() {
+        let bearer = Credentials::Bearer(Cow::Borrowed("secret-token"));
+        assert_eq!(format!("{bearer:?}"), "Bearer(..)");
+        let dpop = Credentials::Dpop {
+            token: "secret-token",
+            proof: "secret-proof",
+        };
+        let shown = format!("{dpop:?} {dpop:#?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.starts_with("Dpop"), "{shown}");
     }
 
     #[test]

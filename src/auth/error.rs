@@ -86,6 +86,11 @@ pub enum TokenError {
     /// `[AUTH] DPOP = required` and the token came with the `Bearer` scheme (or in a cookie).
     #[error("DPoP is required: send the token with the DPoP scheme and a DPoP proof")]
     DpopRequired,
+    /// The token's `cnf` names a confirmation method other than `jkt` (an RFC 8705 certificate
+    /// thumbprint `x5t#S256`, a `jwk`, …): this service cannot check that the caller holds it, and
+    /// taking the token as unbound would let a stolen certificate-bound token work here.
+    #[error("token is bound to a confirmation method this service cannot check (cnf)")]
+    UnsupportedConfirmation,
 }
 
 impl TokenError {
@@ -119,9 +124,11 @@ impl TokenError {
             Self::MissingClaim(_) | Self::WrongTokenUse | Self::SubjectMismatch => "claims",
             Self::NotAnAccessToken => "type",
             Self::Inactive => "inactive",
-            Self::DpopBound | Self::NotDpopBound | Self::DpopKeyMismatch | Self::DpopRequired => {
-                "dpop_binding"
-            }
+            Self::DpopBound
+            | Self::NotDpopBound
+            | Self::DpopKeyMismatch
+            | Self::DpopRequired
+            | Self::UnsupportedConfirmation => "dpop_binding",
         }
     }
 }
@@ -215,6 +222,13 @@ pub enum ProofError {
     /// unchecked).
     #[error("too many DPoP proofs at once; try again shortly")]
     StoreFull,
+    /// The proof's key (`jkt`) recorded as many proofs in this window as one key may
+    /// ([`crate::auth::dpop::MAX_PROOFS_PER_KEY`]): 429, other keys are unaffected.
+    #[error("too many proofs for this key; try again after Retry-After")]
+    KeyOverQuota {
+        /// Seconds until the key's count starts again.
+        retry_after: u64,
+    },
 }
 
 /// Why [`crate::auth::Verifier::verify`] did not return a verified token.

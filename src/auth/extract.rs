@@ -68,6 +68,8 @@ async fn bearer(
 /// A DPoP token and its proof (RFC 9449 §7.1): the proof checked (never cached), the token verified
 /// (cached as any other), the token's `cnf.jkt` equal to the proof key's thumbprint, and only then
 /// the proof's `jti` recorded, so only a holder of a valid bound token can fill the replay store.
+/// The path compared with `htu` is `parts.uri`'s as sent, dot segments refused rather than resolved;
+/// under `Router::nest` it lacks the nest prefix (see [`DpopVerifier`]).
 async fn proven(
     verifier: &Verifier,
     dpop: &DpopVerifier,

@@ -1,5 +1,6 @@
 //! `GET /api/user`: who is calling. From a verified ID token (`X-Id-Token`, or the session's), else the
-//! userinfo endpoint of the token's own issuer (cached per token), else the access token's own claims.
+//! userinfo endpoint of the token's own issuer (cached per token), else the access token's own claims
+//! (always for a DPoP-bound token, which this service cannot present to the provider).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::auth::dpop::KeyBinding;
 use crate::auth::{AccessToken, Claims, Endpoint, IdToken, IdTokenError, TokenError};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
@@ -80,7 +82,16 @@ impl User {
 }
 
 /// The current user: `sub`, `email`, `email_verified`, `name`, `picture` when known.
+///
+/// A DPoP-bound access token (`cnf.jkt`) sent without an ID token is answered from its own claims
+/// (`source: "access_token"`): the provider's userinfo endpoint would need a DPoP proof signed by
+/// the client's key (RFC 9449 §7), which this service does not hold, so forwarding the token as
+/// `Bearer` would be refused by a provider that enforces the binding (a 502 here). Send the ID
+/// token as well for the profile claims.
 #[utoipa::path(get, path = "/api/user", tag = "api", security(("bearer" = []), ("oauth2" = [])),
+    description = "The current user, from the ID token (`X-Id-Token` or the session's), else the provider's userinfo endpoint, \
+        else the access token's own claims (`source` tells which). A DPoP-bound access token without an ID token is answered \
+        from its own claims: the provider's userinfo endpoint would want a DPoP proof from the client's key, which this API does not hold.",
     params(UserQuery, ("X-Id-Token" = Option<String>, Header, description = "An ID token for the same user (audience: the provider's client id)")),
     responses(
         (status = 200, description = "The current user", body = User),
@@ -113,6 +124,12 @@ pub async fn user(
         }
         let claims = verified.deserialize().unwrap_or_default();
         return Ok(Json(User::from_claims(claims, sub, "id_token")));
+    }
+    // RFC 9449 §7: a bound token is only good with a proof from the client's key; as Bearer, the
+    // provider would (rightly) refuse it. What the token itself says is all there is to tell.
+    if let KeyBinding::Jkt(_) = claims.verified().key_binding() {
+        let claims = claims.verified().deserialize().unwrap_or_default();
+        return Ok(Json(User::from_claims(claims, sub, "access_token")));
     }
     // The userinfo endpoint of the issuer that verified the token: only it knows the token.
     let issuer = state.issuer(claims.verified().issuer_index());

@@ -2,16 +2,20 @@
 //! what it should, replays (at once and across replicas), downgrades, `[AUTH] DPOP` and the
 //! challenges.
 
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::join_all;
 use jsonwebtoken::get_current_timestamp;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use protected_api::auth::dpop::access_token_hash;
+use protected_api::auth::{Claims, DpopVerifier, Verifier};
 use protected_api::testing::TestKey;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, www_authenticate};
+use crate::helpers::{TestApp, assert_invalid_token, www_authenticate};
 
 /// A client holding a P-256 key: it makes DPoP proofs, and tokens get bound to its key.
 struct Client {
@@ -20,8 +24,13 @@ struct Client {
 
 impl Client {
     fn new() -> Self {
+        Self::with_key("client")
+    }
+
+    /// A client whose key is told apart by `kid`.
+    fn with_key(kid: &str) -> Self {
         Self {
-            key: TestKey::ec_p256("client"),
+            key: TestKey::ec_p256(kid),
         }
     }
 
@@ -677,7 +686,193 @@ async fn the_openapi_description_explains_how_to_call_with_dpop() {
         .await
         .unwrap();
     let description = doc["info"]["description"].as_str().unwrap();
-    for needle in ["Authorization: DPoP <token>", "`DPoP` header", "ath", "htu"] {
+    for needle in [
+        "Authorization: DPoP <token>",
+        "`DPoP` header",
+        "ath",
+        "htu",
+        "429 `too_many_requests`",
+    ] {
         assert!(description.contains(needle), "{needle}: {description}");
     }
+    let user = doc["paths"]["/api/user"]["get"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(user.contains("DPoP-bound access token"), "{user}");
+}
+
+/// The state of a route whose DPoP verifier has a small per-key quota: filled in once the app is up,
+/// since the verifier needs the app's PUBLIC_URL.
+#[derive(Clone, Default)]
+struct QuotaState(std::sync::Arc<std::sync::OnceLock<(Verifier, DpopVerifier)>>);
+
+impl FromRef<QuotaState> for Verifier {
+    fn from_ref(state: &QuotaState) -> Self {
+        state.0.get().unwrap().0.clone()
+    }
+}
+
+impl FromRef<QuotaState> for DpopVerifier {
+    fn from_ref(state: &QuotaState) -> Self {
+        state.0.get().unwrap().1.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_key_over_its_proof_quota_gets_429_while_other_keys_keep_working() {
+    const QUOTA: u32 = 5;
+    let quota = QuotaState::default();
+    let routes = Router::new()
+        .route("/api/quota", get(|_: Claims| async { "ok" }))
+        .with_state(quota.clone());
+    let app = TestApp::builder().routes(routes).spawn().await;
+    let verifier = DpopVerifier::with_key_quota(&app.state.settings, QUOTA).unwrap();
+    assert!(quota.0.set((app.state.verifier.clone(), verifier)).is_ok());
+    let (greedy, other) = (Client::new(), Client::with_key("other"));
+    let (greedy_token, other_token) = (greedy.bound_token(&app), other.bound_token(&app));
+    // The greedy client sends twice its quota at once: exactly the quota gets through.
+    let responses = join_all((0..2 * QUOTA).map(|_| {
+        let proof = greedy.proof(&app, "/api/quota", &greedy_token);
+        let (app, token) = (&app, &greedy_token);
+        async move { dpop_get(app, "/api/quota", token, &proof).await }
+    }))
+    .await;
+    let ok = responses.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(ok, QUOTA as usize);
+    for response in responses.into_iter().filter(|r| r.status() != 200) {
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=200).contains(&retry_after), "{retry_after}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "too_many_requests", "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("too many proofs for this key"),
+            "{body}"
+        );
+    }
+    // Another key is untouched by the first one's quota.
+    let proof = other.proof(&app, "/api/quota", &other_token);
+    assert_eq!(
+        dpop_get(&app, "/api/quota", &other_token, &proof)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_bound_token_is_refused_since_no_certificate_is_checked_here() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    // RFC 8705 §3.1: bound to a client certificate this service never sees.
+    let x5t = json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" });
+    let certificate_bound = app.idp().token().claim("cnf", x5t).sign();
+    assert_invalid_token(
+        app.get_with("/api/private", &certificate_bound).await,
+        "confirmation method this service cannot check",
+    )
+    .await;
+    // Nor does a `jkt` beside it make it a DPoP token: the certificate is asked for too.
+    let both =
+        json!({ "jkt": client.jkt(), "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" });
+    let token = app.idp().token().claim("cnf", both).sign();
+    let proof = client.proof(&app, "/api/private", &token);
+    let description = assert_dpop_refusal(
+        dpop_get(&app, "/api/private", &token, &proof).await,
+        "invalid_token",
+    )
+    .await;
+    assert!(description.contains("cannot check (cnf)"), "{description}");
+}
+
+/// GET `target` exactly as written (reqwest would resolve its dot segments first), with `token` and
+/// `proof`: the status code, and the body.
+async fn raw_dpop_get(app: &TestApp, target: &str, token: &str, proof: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {}\r\nAuthorization: DPoP {token}\r\nDPoP: {proof}\r\n\
+         Connection: close\r\n\r\n",
+        app.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer[9..12].parse().unwrap();
+    (status, answer)
+}
+
+#[tokio::test]
+async fn a_proof_for_the_parent_url_is_refused_for_a_path_with_dot_segments() {
+    let routes = Router::new().route("/files/{*rest}", get(|_: Claims| async { "file" }));
+    let app = TestApp::builder().routes(routes).spawn().await;
+    let client = Client::new();
+    let token = client.bound_token(&app);
+    // The router sends each of these to `/files/{*rest}`; the URL parser would read them as the
+    // URL the proof was made for.
+    for (target, proof_for) in [
+        ("/files/a/%2e%2e", "/files/"),
+        ("/files/a/%2E.", "/files/"),
+        ("/files/a/b/..", "/files/a/"),
+        ("/files/./a", "/files/a"),
+        ("/files/a\\%2e%2e", "/files/"),
+    ] {
+        let proof = client.proof(&app, proof_for, &token);
+        let (status, answer) = raw_dpop_get(&app, target, &token, &proof).await;
+        assert_eq!(status, 401, "{target}: {answer}");
+        assert!(answer.contains("invalid_dpop_proof"), "{target}: {answer}");
+        assert!(answer.contains("htu does not match"), "{target}: {answer}");
+    }
+    // The same way of sending, to a plain path, is accepted.
+    let proof = client.proof(&app, "/files/a", &token);
+    let (status, answer) = raw_dpop_get(&app, "/files/a", &token, &proof).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test]
+async fn api_user_answers_a_bound_token_from_its_claims_without_forwarding_it_as_bearer() {
+    let app = TestApp::builder().spawn().await;
+    let client = Client::new();
+    let token = app
+        .idp()
+        .token()
+        .subject("dora")
+        .claim("cnf", json!({ "jkt": client.jkt() }))
+        .claim("email", "dora@example.com")
+        .sign();
+    let proof = client.proof(&app, "/api/user", &token);
+    let response = dpop_get(&app, "/api/user", &token, &proof).await;
+    assert_eq!(response.status(), 200);
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["source"], "access_token", "{user}");
+    assert_eq!(user["sub"], "dora");
+    assert_eq!(user["email"], "dora@example.com");
+    assert_eq!(
+        app.idp().userinfo_calls(),
+        0,
+        "the bound token never leaves as Bearer"
+    );
+    // An unbound token still gets the provider's answer.
+    let unbound = app.idp().token().subject("dora").sign();
+    let user: Value = app
+        .get_with("/api/user", &unbound)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["source"], "userinfo");
 }

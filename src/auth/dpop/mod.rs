@@ -25,6 +25,7 @@ pub use self::proof::{
     MAX_PROOF_AGE_SECS, MAX_PROOF_BYTES, SUPPORTED_ALGORITHM_NAMES, SUPPORTED_ALGORITHMS,
     access_token_hash,
 };
+pub use self::replay::MAX_PROOFS_PER_KEY;
 use self::replay::ReplayStore;
 use super::error::ProofError;
 use crate::config::Settings;
@@ -65,6 +66,12 @@ impl DpopMode {
 
 /// Checks DPoP proofs for this service: its mode, public URL, leeway and replay store. Cheap to
 /// clone; clones share the replay store. Proofs are never cached: each is new by design.
+///
+/// The extractors check `htu` against PUBLIC_URL and the request's path as the handler's router
+/// sees it. Under [`axum::Router::nest`] that path has lost the nest prefix (axum strips it, and
+/// keeps the original only with its `original-uri` feature, off here to spare a copy of every
+/// request's URI), so proofs for nested routes do not match: mount protected routes with
+/// [`axum::Router::merge`] and full paths.
 #[derive(Debug, Clone)]
 pub struct DpopVerifier(Arc<Inner>);
 
@@ -84,6 +91,15 @@ impl DpopVerifier {
     /// # Errors
     /// When `[CACHE] URL` cannot be used by this binary.
     pub fn new(settings: &Settings) -> Result<Self, CacheUrlError> {
+        Self::with_key_quota(settings, MAX_PROOFS_PER_KEY)
+    }
+
+    /// As [`Self::new`], with at most `per_key` proofs recorded per proof key and window instead of
+    /// [`MAX_PROOFS_PER_KEY`] (tests use a small quota to reach it).
+    ///
+    /// # Errors
+    /// When `[CACHE] URL` cannot be used by this binary.
+    pub fn with_key_quota(settings: &Settings, per_key: u32) -> Result<Self, CacheUrlError> {
         let leeway = settings.auth.leeway.as_secs();
         // The longest a proof is accepted: `iat` up to a minute old, or up to the leeway ahead.
         let window = MAX_PROOF_AGE_SECS + leeway + 1;
@@ -91,7 +107,7 @@ impl DpopVerifier {
             mode: settings.auth.dpop,
             public_base: settings.server.public_base(),
             leeway,
-            replay: ReplayStore::new(window, settings.cache.url.as_ref())?,
+            replay: ReplayStore::new(window, settings.cache.url.as_ref(), per_key)?,
         })))
     }
 
@@ -110,6 +126,7 @@ impl DpopVerifier {
     ///
     /// # Errors
     /// The first failed check (RFC 9449 §4.3), [`ProofError::Replayed`] for a proof seen before,
+    /// [`ProofError::KeyOverQuota`] when the proof's key sent too many proofs in this window,
     /// [`ProofError::StoreFull`] when no more proofs can be remembered right now.
     pub async fn verify_proof(
         &self,
@@ -152,7 +169,7 @@ impl DpopVerifier {
     pub(crate) async fn remember(&self, checked: &CheckedProof) -> Result<(), ProofError> {
         self.0
             .replay
-            .first_use(&checked.replay_key, get_current_timestamp())
+            .first_use(&checked.replay_key, &checked.jkt, get_current_timestamp())
             .await
     }
 }
