@@ -165,6 +165,33 @@ async fn issuer_audience_and_expiry_of_the_answer_are_checked() {
 }
 
 #[tokio::test]
+async fn refresh_and_id_tokens_the_endpoint_reports_active_are_refused() {
+    // RFC 7662 lets the endpoint answer for any token it knows: a refresh token must not pass as an
+    // access token just because its answer says active, however the IdP names its kind.
+    let app = app().await;
+    let idp = app.idp();
+    for kind in [
+        json!({"token_use": "refresh_token"}), // Ory Hydra
+        json!({"typ": "Refresh"}),             // Keycloak
+        json!({"typ": "Offline"}),             // Keycloak offline token
+        json!({"typ": "ID"}),                  // Keycloak ID token
+        json!({"token_type": "REFRESH_TOKEN"}),
+    ] {
+        let token = idp.opaque_token(active(idp, kind.clone()));
+        let response = app.get_with("/api/private", &token).await;
+        assert_invalid_token(response, "not an access token").await;
+    }
+    for kind in [
+        json!({"token_use": "access_token"}),
+        json!({"token_type": "Bearer"}),
+        json!({"typ": "Bearer"}),
+    ] {
+        let token = idp.opaque_token(active(idp, kind.clone()));
+        assert_eq!(status(&app, "/api/private", &token).await, 200, "{kind}");
+    }
+}
+
+#[tokio::test]
 async fn a_failing_endpoint_is_503_and_nothing_is_cached() {
     let app = app().await;
     let idp = app.idp();
