@@ -498,3 +498,79 @@ async fn an_attached_in_process_introspector_gets_the_same_rules_and_cache() {
     )
     .await;
 }
+
+/// The service trusting `a` and `b` as two realms of one `[OIDC]` section, each introspecting at its
+/// own discovered endpoint with the same client (as two Keycloak realms with one client each).
+async fn two_realms(a: &MockIdp, b: &MockIdp) -> TestApp {
+    let issuers = format!("{}, {}", a.issuer(), b.issuer());
+    let mut pairs = vec![
+        ("AUTH_PROVIDER", "oidc"),
+        ("OIDC_ISSUER", issuers.as_str()),
+        ("OIDC_AUDIENCE", AUDIENCE),
+    ];
+    pairs.extend_from_slice(&CREDENTIALS);
+    TestApp::builder().settings(&pairs).spawn().await
+}
+
+#[tokio::test]
+async fn with_two_introspecting_issuers_each_ones_tokens_are_accepted_asking_in_order() {
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    let app = two_realms(&a, &b).await;
+    let calls = || (a.introspection_calls(), b.introspection_calls());
+
+    // A token of the first realm is shown to the first realm only.
+    let of_a = a.opaque_token(active(&a, json!({"sub": "from-a"})));
+    let body: Value = app
+        .get_with("/api/private", &of_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["claims"]["iss"], a.issuer(), "{body}");
+    assert_eq!(calls(), (1, 0));
+
+    // A token of the second: the first answers inactive, the second active, and its rules apply.
+    let of_b = b.opaque_token(active(&b, json!({"sub": "from-b"})));
+    let body: Value = app
+        .get_with("/api/private", &of_b)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["claims"]["iss"], b.issuer(), "{body}");
+    assert_eq!(body["claims"]["sub"], "from-b", "{body}");
+    assert_eq!(calls(), (2, 1));
+    // Cached, with the issuer that vouched for it.
+    assert_eq!(status(&app, "/api/private", &of_b).await, 200);
+    assert_eq!(calls(), (2, 1));
+
+    // Known to neither: inactive, asked once at each, then cached.
+    for _ in 0..2 {
+        let response = app.get_with("/api/private", "made-up-value").await;
+        assert_invalid_token(response, "token is not active").await;
+    }
+    assert_eq!(calls(), (3, 2));
+}
+
+#[tokio::test]
+async fn one_introspecting_issuer_down_leaves_the_others_tokens_accepted_and_its_own_503() {
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    let app = two_realms(&a, &b).await;
+    a.introspection_answer(IntrospectionAnswer::Status(503));
+    let of_b = b.opaque_token(active(&b, json!({})));
+    assert_eq!(status(&app, "/api/private", &of_b).await, 200);
+
+    // Inactive at the second and no answer from the first: it may be the first's, so 503, uncached.
+    let of_a = a.opaque_token(active(&a, json!({})));
+    assert_unavailable(app.get_with("/api/private", &of_a).await).await;
+    assert_unavailable(app.get_with("/api/private", &of_a).await).await;
+    assert_eq!(b.introspection_calls(), 3, "the 503 was not cached");
+    a.introspection_answer(IntrospectionAnswer::Tokens);
+    assert_eq!(status(&app, "/api/private", &of_a).await, 200);
+
+    // Both down: 503.
+    a.introspection_answer(IntrospectionAnswer::Garbage);
+    b.introspection_answer(IntrospectionAnswer::Status(500));
+    let fresh = b.opaque_token(active(&b, json!({})));
+    assert_unavailable(app.get_with("/api/private", &fresh).await).await;
+}
