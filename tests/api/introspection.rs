@@ -574,3 +574,39 @@ async fn one_introspecting_issuer_down_leaves_the_others_tokens_accepted_and_its
     let fresh = b.opaque_token(active(&b, json!({})));
     assert_unavailable(app.get_with("/api/private", &fresh).await).await;
 }
+
+#[tokio::test]
+async fn a_flood_of_made_up_tokens_holds_at_most_32_calls_at_the_issuer_and_the_rest_get_503() {
+    // Each distinct value not in the cache costs one call to the issuer: without a bound, a client
+    // sending many at once would have this service load the issuer's endpoint on its behalf.
+    let app = app().await;
+    let idp = app.idp();
+    idp.introspection_answer(IntrospectionAnswer::Hang);
+    let requests = (0..100).map(|n| {
+        let request = app.get("/api/private").bearer_auth(format!("made-up-{n}"));
+        async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response.headers().contains_key("retry-after");
+            (response.status().as_u16(), retry_after)
+        }
+    });
+    let answers = join_all(requests).await;
+    assert!(
+        answers.iter().all(|answer| *answer == (503, true)),
+        "{answers:?}"
+    );
+    let peak = idp.introspection_peak_concurrency();
+    assert!(peak <= 32, "the issuer saw {peak} calls at once");
+    assert!(
+        idp.introspection_calls() <= 32,
+        "{}",
+        idp.introspection_calls()
+    );
+
+    // Nothing was cached: once the endpoint answers, service is normal.
+    idp.introspection_answer(IntrospectionAnswer::Tokens);
+    let token = idp.opaque_token(active(idp, json!({})));
+    assert_eq!(status(&app, "/api/private", &token).await, 200);
+    let response = app.get_with("/api/private", "made-up-0").await;
+    assert_invalid_token(response, "token is not active").await;
+}
