@@ -1,7 +1,8 @@
 //! The introspection cache: answers about opaque tokens, kept by the token's SHA-256 until the token's
 //! `exp` or `[CACHE] INTROSPECTION_TTL`, whichever is first; in process, and in Redis when `[CACHE] URL`
 //! is set, so replicas share them. Concurrent requests with the same new token share one
-//! introspection call (single flight); distinct tokens never wait for each other.
+//! introspection call (single flight); distinct tokens never wait for each other, up to
+//! [`MAX_CONCURRENT_INTROSPECTIONS`] calls at once per service.
 //!
 //! Inactive answers are cached too, for the TTL: a flood of revoked or made-up tokens then costs a hash
 //! lookup each instead of one call to the issuer per request, so this service cannot be used to load
