@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use futures_util::future::join_all;
 use jsonwebtoken::get_current_timestamp;
-use protected_api::auth::{Introspect, IntrospectFuture};
+use protected_api::auth::{Introspect, IntrospectFuture, LOCAL_TOKEN_PREFIX};
 use protected_api::testing::{
     AUDIENCE, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, IntrospectionAnswer, MockIdp,
 };
@@ -609,4 +609,14 @@ async fn a_flood_of_made_up_tokens_holds_at_most_32_calls_at_the_issuer_and_the_
     assert_eq!(status(&app, "/api/private", &token).await, 200);
     let response = app.get_with("/api/private", "made-up-0").await;
     assert_invalid_token(response, "token is not active").await;
+}
+
+#[tokio::test]
+async fn a_value_with_the_local_issuers_prefix_is_never_shown_to_a_remote_endpoint() {
+    // Such a token can only be this service's own: sending it to an IdP would leak it for nothing.
+    let app = app().await;
+    let local_shaped = format!("{LOCAL_TOKEN_PREFIX}{}", "A".repeat(43));
+    let response = app.get_with("/api/private", &local_shaped).await;
+    assert_invalid_token(response, "unknown issuer").await;
+    assert_eq!(app.idp().introspection_calls(), 0);
 }
