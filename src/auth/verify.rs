@@ -331,6 +331,13 @@ impl Verifier {
     /// Verifies an opaque token by introspection, or answers from the introspection cache. Without an
     /// issuer to ask it is refused as before: a bearer value that is not a JWS.
     async fn verify_opaque(&self, token: &str) -> Result<Verified, VerifyError> {
+        // Only answers of an issuer that may be asked are ever cached, so a hit needs no routing.
+        let cache = &self.inner.introspections;
+        let digest = TokenCache::digest(token);
+        if let Some(outcome) = cache.get(&digest, get_current_timestamp()) {
+            metrics::token_cache(true);
+            return outcome.map_err(VerifyError::from);
+        }
         let asked = self.introspecting(token);
         if asked.is_empty() {
             return Err(if token.starts_with(LOCAL_TOKEN_PREFIX) {
@@ -339,12 +346,6 @@ impl Verifier {
                 TokenError::Malformed
             }
             .into());
-        }
-        let cache = &self.inner.introspections;
-        let digest = TokenCache::digest(token);
-        if let Some(outcome) = cache.get(&digest, get_current_timestamp()) {
-            metrics::token_cache(true);
-            return outcome.map_err(VerifyError::from);
         }
         metrics::token_cache(false);
         cache
