@@ -66,6 +66,10 @@ pub enum TokenError {
     /// `[AUTH] REQUIRE_AT_JWT` is on and the header `typ` is not `at+jwt` (RFC 9068 §2.1).
     #[error("not an access token: header typ must be at+jwt")]
     NotAnAccessToken,
+    /// The introspection answer says the opaque token is a refresh or ID token (`token_use`,
+    /// `token_type` or `typ`): active, but not to be used as an access token.
+    #[error("not an access token: the introspection answer names another kind of token")]
+    NotAnAccessTokenKind,
     /// Firebase `auth_time` lies in the future.
     #[error("auth_time in the future")]
     AuthTimeInFuture,
@@ -122,7 +126,7 @@ impl TokenError {
             Self::IssuerMismatch | Self::UnknownIssuer => "issuer",
             Self::AudienceMismatch => "audience",
             Self::MissingClaim(_) | Self::WrongTokenUse | Self::SubjectMismatch => "claims",
-            Self::NotAnAccessToken => "type",
+            Self::NotAnAccessToken | Self::NotAnAccessTokenKind => "type",
             Self::Inactive => "inactive",
             Self::DpopBound
             | Self::NotDpopBound

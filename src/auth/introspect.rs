@@ -51,6 +51,10 @@ pub enum IntrospectError {
         /// The issuer whose discovery document was read.
         issuer: String,
     },
+    /// Too many introspections were under way and none finished in time to make room: this service's
+    /// bound on outbound calls, not the issuer's failure.
+    #[error("too many token introspections under way")]
+    Busy,
     /// An in-process introspector failed (its database, say).
     #[error("introspection failed: {0}")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -47,6 +47,9 @@ pub(crate) fn verified(
     if activity(&answer)? == Activity::Inactive {
         return Err(TokenError::Inactive.into());
     }
+    if !is_access_token(&answer) {
+        return Err(TokenError::NotAnAccessTokenKind.into());
+    }
     match answer.get("iss") {
         None => {
             answer.insert("iss".to_owned(), Value::String(spec.issuer.clone()));
@@ -90,6 +93,30 @@ pub(crate) fn verified(
         &spec.scope_claim,
         &spec.permissions_claim,
     ))
+}
+
+/// Whether the answer is about an access token. RFC 7662 §2.1 lets an endpoint answer for any token
+/// it knows, whatever the hint, so a refresh or ID token reported active must be refused here, or it
+/// would work as an access token. Each IdP says so its own way: Hydra `token_use: "refresh_token"`,
+/// Keycloak `typ: "Refresh"`, `"Offline"` or `"ID"`, others `token_type: "refresh_token"`
+/// (RFC 7662 §2.2 names `token_type`, whose access-token values are `Bearer`, `DPoP` and the like).
+/// An answer that says nothing of the kind is an access token's, as most endpoints answer only those.
+fn is_access_token(answer: &Map<String, Value>) -> bool {
+    let member = |name: &str| answer.get(name).and_then(Value::as_str);
+    let token_use_ok = member("token_use").is_none_or(|kind| kind == "access_token");
+    let token_type_ok = member("token_type").is_none_or(|kind| {
+        !kind.eq_ignore_ascii_case("refresh_token") && !kind.eq_ignore_ascii_case("id_token")
+    });
+    let typ_ok = member("typ").is_none_or(|typ| {
+        !["refresh", "offline", "id"]
+            .iter()
+            .any(|other| typ.eq_ignore_ascii_case(other))
+    });
+    // A member of these names that is not a string is no answer this service can read safely.
+    let all_strings = ["token_use", "token_type", "typ"]
+        .iter()
+        .all(|name| answer.get(*name).is_none_or(Value::is_string));
+    token_use_ok && token_type_ok && typ_ok && all_strings
 }
 
 /// `aud`, when present, is a string or an array of strings containing one of `audiences` (none to
@@ -207,6 +234,36 @@ mod tests {
             TokenError::NotYetValid.into()
         );
         assert!(check(json!({"active": true, "aud": ["x", "api"], "exp": 970.5})).is_ok());
+    }
+
+    #[test]
+    fn refresh_and_id_tokens_reported_active_are_not_access_tokens() {
+        for other in [
+            json!({"active": true, "token_use": "refresh_token"}),
+            json!({"active": true, "token_use": "id_token"}),
+            json!({"active": true, "token_type": "refresh_token"}),
+            json!({"active": true, "token_type": "Refresh_Token"}),
+            json!({"active": true, "typ": "Refresh"}),
+            json!({"active": true, "typ": "Offline"}),
+            json!({"active": true, "typ": "ID"}),
+            json!({"active": true, "typ": 1}),
+        ] {
+            assert_eq!(
+                check(other.clone()).unwrap_err(),
+                TokenError::NotAnAccessTokenKind.into(),
+                "{other}"
+            );
+        }
+        for access in [
+            json!({"active": true}),
+            json!({"active": true, "token_use": "access_token"}),
+            json!({"active": true, "token_type": "Bearer"}),
+            json!({"active": true, "token_type": "DPoP"}),
+            json!({"active": true, "token_type": "access_token"}),
+            json!({"active": true, "typ": "Bearer"}),
+        ] {
+            assert!(check(access.clone()).is_ok(), "{access}");
+        }
     }
 
     #[test]

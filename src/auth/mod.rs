@@ -46,7 +46,7 @@ pub use fetch::{FetchError, HttpFetcher};
 pub use introspect::{Introspect, IntrospectError, IntrospectFuture, RemoteIntrospector};
 pub use jwks::KeyStore;
 pub use keys::{KeySet, VerifyKey};
-pub use opaque::IntrospectionCache;
+pub use opaque::{IntrospectionCache, LOCAL_TOKEN_PREFIX};
 pub use pkce::pkce_challenge;
 pub use random::{RandomError, random_bytes, random_token};
 pub use require::{

@@ -1,7 +1,8 @@
 //! The introspection cache: answers about opaque tokens, kept by the token's SHA-256 until the token's
 //! `exp` or `[CACHE] INTROSPECTION_TTL`, whichever is first; in process, and in Redis when `[CACHE] URL`
 //! is set, so replicas share them. Concurrent requests with the same new token share one
-//! introspection call (single flight); distinct tokens never wait for each other.
+//! introspection call (single flight); distinct tokens never wait for each other, up to
+//! [`MAX_CONCURRENT_INTROSPECTIONS`] calls at once per service.
 //!
 //! Inactive answers are cached too, for the TTL: a flood of revoked or made-up tokens then costs a hash
 //! lookup each instead of one call to the issuer per request, so this service cannot be used to load
@@ -16,11 +17,13 @@ use std::time::Duration;
 use jsonwebtoken::get_current_timestamp;
 use quick_cache::sync::Cache;
 use serde_json::{Map, Value};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::cache::TokenDigest;
 use super::claims::Verified;
 use super::error::{TokenError, VerifyError};
+use super::introspect::{Introspect, IntrospectError};
+use super::introspected;
 use crate::config::CacheSettings;
 use crate::store::CacheUrlError;
 use crate::store::redis::Shared;
@@ -28,17 +31,78 @@ use crate::store::redis::Shared;
 /// Answers kept in process at most: as many as the verified-token cache holds JWTs.
 const MAX_ENTRIES: usize = 10_000;
 
+/// What every opaque access token of the embedded issuer begins with, so the verifier can tell them
+/// from other issuers' without asking anyone: they are looked up in its store alone, and never shown
+/// to a remote introspection endpoint.
+pub const LOCAL_TOKEN_PREFIX: &str = "pa_at_";
+
+/// Introspections under way at once, at most, per service. Every distinct made-up bearer value that
+/// is not in the cache costs one call to an issuer's endpoint; without a bound, a client sending many
+/// at once would have this service flood the issuer on its behalf (and hold a socket per value).
+/// 32 is far more than a healthy endpoint needs, as answers are cached and repeats share one call.
+const MAX_CONCURRENT_INTROSPECTIONS: usize = 32;
+
+/// The longest a request waits for one of the [`MAX_CONCURRENT_INTROSPECTIONS`] permits before it
+/// is answered 503 with `Retry-After`: long enough to ride out a burst, short enough not to pile up.
+const PERMIT_WAIT: Duration = Duration::from_secs(2);
+
 /// The default `[CACHE] INTROSPECTION_TTL`.
 const DEFAULT_TTL: Duration = Duration::from_secs(60);
 
 /// The outcome of one introspection, shared by the requests that waited for it.
-type Outcome = Result<Verified, VerifyError>;
+pub(crate) type Outcome = Result<Verified, VerifyError>;
 
 #[derive(Debug, Clone)]
 struct Entry {
     outcome: Result<Verified, TokenError>,
     /// The last second (since the epoch) the entry may be served.
     serve_until: u64,
+}
+
+/// An answer as kept in Redis: who gave it, and the absolute last second it may be served.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SharedAnswer {
+    /// The identifier of the issuer whose endpoint gave the answer.
+    pub(crate) issuer: String,
+    /// The introspection answer, as given.
+    pub(crate) answer: Map<String, Value>,
+    /// The last second (since the epoch) the first replica allowed it to be served.
+    serve_until: u64,
+}
+
+impl SharedAnswer {
+    /// The last second this answer may be served by the replica reading it at `now`. The deadline set
+    /// when the issuer was asked holds: recomputing `now + ttl` alone would let a replica that reads
+    /// the entry just before it expires keep it another TTL, so a revoked token would live twice as
+    /// long as `[CACHE] INTROSPECTION_TTL` promises.
+    pub(crate) fn serve_until(&self, now: u64, ttl: u64) -> u64 {
+        introspected::serve_until(&self.answer, now, ttl).min(self.serve_until)
+    }
+
+    fn pack(self) -> Map<String, Value> {
+        Map::from_iter([
+            ("issuer".to_owned(), Value::String(self.issuer)),
+            ("answer".to_owned(), Value::Object(self.answer)),
+            ("serve_until".to_owned(), Value::from(self.serve_until)),
+        ])
+    }
+
+    /// Reads what [`SharedAnswer::pack`] wrote; an entry missing a member (written by an older
+    /// version, say) is a miss.
+    fn unpack(mut kept: Map<String, Value>) -> Option<Self> {
+        let Some(Value::String(issuer)) = kept.remove("issuer") else {
+            return None;
+        };
+        let Some(Value::Object(answer)) = kept.remove("answer") else {
+            return None;
+        };
+        let serve_until = kept.get("serve_until").and_then(Value::as_u64)?;
+        Some(Self {
+            issuer,
+            answer,
+            serve_until,
+        })
+    }
 }
 
 /// Introspection answers, cached, and the introspections in flight. Cheap to share behind the
@@ -49,6 +113,8 @@ pub struct IntrospectionCache {
     shared: Option<Shared>,
     /// One cell per token being introspected now; the first request fills it, the others wait on it.
     flights: Mutex<HashMap<TokenDigest, Arc<OnceCell<Outcome>>>>,
+    /// [`MAX_CONCURRENT_INTROSPECTIONS`] permits, one held by each introspection under way.
+    permits: Semaphore,
 }
 
 impl std::fmt::Debug for IntrospectionCache {
@@ -88,7 +154,26 @@ impl IntrospectionCache {
             memory: Cache::new(MAX_ENTRIES),
             shared: None,
             flights: Mutex::new(HashMap::new()),
+            permits: Semaphore::new(MAX_CONCURRENT_INTROSPECTIONS),
         }
+    }
+
+    /// Asks `introspector` about `token` once one of the [`MAX_CONCURRENT_INTROSPECTIONS`] permits is
+    /// free, waiting [`PERMIT_WAIT`] at most.
+    ///
+    /// # Errors
+    /// [`IntrospectError::Busy`] when no permit came in time, else the introspector's error.
+    pub(crate) async fn ask(
+        &self,
+        introspector: &dyn Introspect,
+        token: &str,
+    ) -> Result<Map<String, Value>, IntrospectError> {
+        let _permit = match tokio::time::timeout(PERMIT_WAIT, self.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            // Timed out, or closed (never: the semaphore is not closed).
+            _ => return Err(IntrospectError::Busy),
+        };
+        introspector.introspect(token).await
     }
 
     /// The longest an answer is kept, in seconds.
@@ -124,20 +209,11 @@ impl IntrospectionCache {
         self.memory.insert(key, entry);
     }
 
-    /// The raw answer another replica kept in Redis, with the issuer that gave it; `None` without
-    /// Redis, on a miss, or when Redis fails (then the issuer is asked: never an error because of Redis).
-    pub(crate) async fn get_shared(
-        &self,
-        key: &TokenDigest,
-    ) -> Option<(String, Map<String, Value>)> {
-        let mut kept = self.shared.as_ref()?.get(key).await?;
-        let Some(Value::String(issuer)) = kept.remove("issuer") else {
-            return None;
-        };
-        let Some(Value::Object(answer)) = kept.remove("answer") else {
-            return None;
-        };
-        Some((issuer, answer))
+    /// The raw answer another replica kept in Redis, with the issuer that gave it and until when it
+    /// may be served; `None` without Redis, on a miss, or when Redis fails (then the issuer is asked:
+    /// never an error because of Redis).
+    pub(crate) async fn get_shared(&self, key: &TokenDigest) -> Option<SharedAnswer> {
+        SharedAnswer::unpack(self.shared.as_ref()?.get(key).await?)
     }
 
     /// Shares `answer`, given by `issuer`, through Redis until `serve_until`, if Redis is configured
@@ -156,9 +232,12 @@ impl IntrospectionCache {
         if seconds == 0 {
             return;
         }
-        let mut kept = Map::new();
-        kept.insert("issuer".to_owned(), Value::String(issuer.to_owned()));
-        kept.insert("answer".to_owned(), Value::Object(answer.clone()));
+        let kept = SharedAnswer {
+            issuer: issuer.to_owned(),
+            answer: answer.clone(),
+            serve_until,
+        }
+        .pack();
         shared.put(key, &kept, Duration::from_secs(seconds)).await;
     }
 
@@ -289,6 +368,27 @@ mod tests {
             .await;
         assert_eq!(outcome.unwrap_err(), TokenError::Inactive.into());
         assert!(cache.flights.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_shared_answer_is_served_no_later_than_the_first_replica_allowed() {
+        let kept = SharedAnswer {
+            issuer: "https://idp.example".to_owned(),
+            answer: Map::from_iter([("active".to_owned(), Value::Bool(true))]),
+            serve_until: 1_060,
+        };
+        let read = SharedAnswer::unpack(kept.clone().pack()).unwrap();
+        assert_eq!(read, kept);
+        // Read one second before it expires: served one more second, not another TTL.
+        assert_eq!(read.serve_until(1_059, 60), 1_060);
+        // An earlier `exp` still wins.
+        let mut soon = read.clone();
+        soon.answer.insert("exp".to_owned(), Value::from(1_030));
+        assert_eq!(soon.serve_until(1_000, 60), 1_030);
+        // An entry without its deadline is not served at all.
+        let mut old = kept.pack();
+        old.remove("serve_until");
+        assert_eq!(SharedAnswer::unpack(old), None);
     }
 
     #[test]

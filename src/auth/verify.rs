@@ -12,13 +12,15 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::cache::{Cached, TokenCache};
+use super::cache::{Cached, TokenCache, TokenDigest};
 use super::claims::Verified;
 use super::error::{IdTokenError, TokenError, VerifyError};
 use super::introspect::Introspect;
-use super::introspected;
+use super::introspected::{self, Activity};
 use super::jwks::KeyStore;
-use super::opaque::IntrospectionCache;
+use super::opaque::{IntrospectionCache, LOCAL_TOKEN_PREFIX, Outcome};
+#[cfg(feature = "local-issuer")]
+use super::providers::ProviderKind;
 use super::providers::{ProviderSpec, TokenPurpose};
 use crate::config::AuthSettings;
 use crate::telemetry::metrics;
@@ -160,10 +162,12 @@ impl Verifier {
     /// in [`crate::Settings::providers`]). Every clone of this verifier sees it. The answers it gives
     /// are checked (`active`, `iss`, `aud`, `exp`, `nbf`) and cached like those of a remote endpoint.
     ///
-    /// Opaque tokens carry no `iss` to route them by, so they go to the FIRST issuer, in configuration
-    /// order, that has an introspector, and to no other: a bearer token is never shown to a party it
-    /// was not issued by (RFC 6750 §5.3), and each token costs one introspection call, not one per
-    /// issuer.
+    /// Opaque tokens carry no `iss` to route them by. The embedded issuer's own begin with
+    /// [`LOCAL_TOKEN_PREFIX`] and go to its introspector alone. Any other is shown to each remote
+    /// issuer with an introspector, in configuration order, until one answers it active: with two
+    /// Keycloak realms, a token of the second is first introspected at the first, which answers
+    /// `active: false`. The operator registered an introspection client at each of them, so each is
+    /// trusted with the tokens this API receives; list the issuer most tokens come from first.
     ///
     /// # Errors
     /// [`AttachError`] when there is no issuer at `issuer`, or it has an introspector already.
@@ -324,68 +328,145 @@ impl Verifier {
         result
     }
 
-    /// Verifies an opaque token by introspection at the first issuer that has an introspector, or
-    /// answers from the introspection cache. Without any introspector it is refused as before: a
-    /// bearer value that is not a JWS.
+    /// Verifies an opaque token by introspection, or answers from the introspection cache. Without an
+    /// issuer to ask it is refused as before: a bearer value that is not a JWS.
     async fn verify_opaque(&self, token: &str) -> Result<Verified, VerifyError> {
-        let Some((index, trusted, introspector)) =
-            self.inner
-                .issuers
-                .iter()
-                .enumerate()
-                .find_map(|(index, trusted)| {
-                    let introspector = trusted.introspector.get()?;
-                    Some((index, trusted, introspector))
-                })
-        else {
-            return Err(TokenError::Malformed.into());
-        };
+        // Only answers of an issuer that may be asked are ever cached, so a hit needs no routing.
         let cache = &self.inner.introspections;
         let digest = TokenCache::digest(token);
         if let Some(outcome) = cache.get(&digest, get_current_timestamp()) {
             metrics::token_cache(true);
             return outcome.map_err(VerifyError::from);
         }
+        let asked = self.introspecting(token);
+        if asked.is_empty() {
+            return Err(if token.starts_with(LOCAL_TOKEN_PREFIX) {
+                TokenError::UnknownIssuer
+            } else {
+                TokenError::Malformed
+            }
+            .into());
+        }
         metrics::token_cache(false);
-        let leeway = self.inner.auth.leeway.as_secs();
-        let spec = &trusted.spec;
         cache
-            .single_flight(digest, async {
-                // Another flight may have finished between the lookup above and this one starting.
-                if let Some(outcome) = cache.get(&digest, get_current_timestamp()) {
+            .single_flight(digest, self.introspect(&asked, token, digest))
+            .await
+    }
+
+    /// The issuers `token` may be shown to, in configuration order. Opaque tokens carry no `iss` to
+    /// route them by: the local issuer's own begin with [`LOCAL_TOKEN_PREFIX`] and are looked up in
+    /// its store alone; any other goes to every other issuer with an introspector, never to the local
+    /// store. So a token of this service never leaves it, and a remote token never meets the local
+    /// database.
+    fn introspecting(&self, token: &str) -> Vec<usize> {
+        let local = token.starts_with(LOCAL_TOKEN_PREFIX);
+        self.inner
+            .issuers
+            .iter()
+            .enumerate()
+            .filter(|(_, trusted)| {
+                trusted.introspector.get().is_some() && is_local(&trusted.spec) == local
+            })
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// Introspects `token` at the issuers at `asked`, in order, until one answers `active: true`; its
+    /// answer then decides, checked by its rules. Inactive at all of them: inactive, cached for the
+    /// TTL. An endpoint that fails (down, slow, garbage, or no permit in time) does not stop the
+    /// others: an active answer elsewhere still counts; but when none is active and any failed, the
+    /// token may be that one's, so the caller gets 503 and nothing is cached.
+    async fn introspect(&self, asked: &[usize], token: &str, digest: TokenDigest) -> Outcome {
+        let cache = &self.inner.introspections;
+        let issuers = &self.inner.issuers;
+        // Another flight may have finished between the caller's lookup and this one starting.
+        if let Some(outcome) = cache.get(&digest, get_current_timestamp()) {
+            return outcome.map_err(VerifyError::from);
+        }
+        if let Some(shared) = cache.get_shared(&digest).await
+            && let Some(index) = asked
+                .iter()
+                .copied()
+                .find(|index| issuers[*index].spec.issuer == shared.issuer)
+            && introspected::activity(&shared.answer).is_ok()
+        {
+            let now = get_current_timestamp();
+            let serve_until = shared.serve_until(now, cache.ttl_secs());
+            let outcome = self.check_answer(shared.answer, index, now)?;
+            cache.put(digest, &outcome, serve_until);
+            return outcome.map_err(VerifyError::from);
+        }
+        let mut failed = false;
+        for &index in asked {
+            let trusted = &issuers[index];
+            let Some(introspector) = trusted.introspector.get() else {
+                continue;
+            };
+            let issuer = &trusted.spec.issuer;
+            let answer = match cache.ask(introspector.as_ref(), token).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    tracing::warn!(%issuer, %error, "token introspection failed");
+                    failed = true;
+                    continue;
+                }
+            };
+            match introspected::activity(&answer) {
+                Ok(Activity::Active) => {
+                    let now = get_current_timestamp();
+                    let serve_until = introspected::serve_until(&answer, now, cache.ttl_secs());
+                    let outcome = self.check_answer(answer.clone(), index, now)?;
+                    cache.put(digest, &outcome, serve_until);
+                    cache
+                        .put_shared(&digest, issuer, &answer, serve_until)
+                        .await;
                     return outcome.map_err(VerifyError::from);
                 }
-                let shared = cache
-                    .get_shared(&digest)
-                    .await
-                    .filter(|(issuer, _)| *issuer == spec.issuer);
-                let from_redis = shared.is_some();
-                let answer = match shared {
-                    Some((_, answer)) => answer,
-                    None => introspector.introspect(token).await.map_err(|error| {
-                        tracing::warn!(issuer = %spec.issuer, %error, "token introspection failed");
-                        VerifyError::IntrospectionUnavailable
-                    })?,
-                };
-                // Not an RFC 7662 answer: 503 before anything is kept.
-                introspected::activity(&answer)?;
-                let now = get_current_timestamp();
-                let serve_until = introspected::serve_until(&answer, now, cache.ttl_secs());
-                let outcome = match introspected::verified(answer.clone(), index, spec, now, leeway)
-                {
-                    Ok(verified) => Ok(verified),
-                    Err(VerifyError::Token(error)) => Err(error),
-                    Err(unavailable) => return Err(unavailable),
-                };
-                cache.put(digest, &outcome, serve_until);
-                if !from_redis {
-                    cache
-                        .put_shared(&digest, &spec.issuer, &answer, serve_until)
-                        .await;
+                Ok(Activity::Inactive) => {}
+                // Not an RFC 7662 answer: this endpoint misbehaves.
+                Err(_) => {
+                    tracing::warn!(%issuer, "token introspection answered without a boolean active");
+                    failed = true;
                 }
-                outcome.map_err(VerifyError::from)
-            })
-            .await
+            }
+        }
+        if failed {
+            return Err(VerifyError::IntrospectionUnavailable);
+        }
+        // Inactive everywhere it was shown. Kept under the first issuer asked, which every replica
+        // with the same configuration asks too.
+        let now = get_current_timestamp();
+        let answer = Map::from_iter([("active".to_owned(), Value::Bool(false))]);
+        let serve_until = introspected::serve_until(&answer, now, cache.ttl_secs());
+        let outcome = Err(TokenError::Inactive);
+        cache.put(digest, &outcome, serve_until);
+        if let Some(first) = asked.first() {
+            let issuer = &issuers[*first].spec.issuer;
+            cache
+                .put_shared(&digest, issuer, &answer, serve_until)
+                .await;
+        }
+        outcome.map_err(VerifyError::from)
+    }
+
+    /// An active answer of the issuer at `index`, checked by its rules at `now`: the verified token,
+    /// or the rule it breaks.
+    ///
+    /// # Errors
+    /// [`VerifyError::IntrospectionUnavailable`] when the answer is no RFC 7662 answer.
+    fn check_answer(
+        &self,
+        answer: Map<String, Value>,
+        index: usize,
+        now: u64,
+    ) -> Result<Result<Verified, TokenError>, VerifyError> {
+        let spec = &self.inner.issuers[index].spec;
+        let leeway = self.inner.auth.leeway.as_secs();
+        match introspected::verified(answer, index, spec, now, leeway) {
+            Ok(verified) => Ok(Ok(verified)),
+            Err(VerifyError::Token(error)) => Ok(Err(error)),
+            Err(unavailable) => Err(unavailable),
+        }
     }
 
     /// Verified tokens held by the cache now.
@@ -514,6 +595,18 @@ fn is_jwt_shaped(token: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `spec` is the embedded issuer, whose opaque tokens are looked up in its own store.
+#[cfg(feature = "local-issuer")]
+fn is_local(spec: &ProviderSpec) -> bool {
+    spec.kind == ProviderKind::Local
+}
+
+/// Without the embedded issuer, no issuer keeps opaque tokens in this process.
+#[cfg(not(feature = "local-issuer"))]
+fn is_local(_spec: &ProviderSpec) -> bool {
+    false
 }
 
 /// There is no issuer at this position, or it has an introspector already.

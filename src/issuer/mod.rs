@@ -33,7 +33,7 @@ pub use settings::{LocalSettings, TokenFormat};
 pub use state::IssuerState;
 pub use stored_tokens::StoredTokens;
 
-use crate::auth::{KeySet, RandomError, random_token};
+use crate::auth::{KeySet, LOCAL_TOKEN_PREFIX, RandomError, random_token};
 use crate::store::AccountStore;
 
 /// The public OAuth client of the local issuer: Swagger UI and the `/login` flow use it.
@@ -196,7 +196,8 @@ impl LocalIssuer {
                 let (claims, ttl) = self.access_claims(grant)?;
                 let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
                 // 256 random bits, base64url: nothing to parse, nothing to forge (RFC 6749 §10.10).
-                let access_token = random_token()?;
+                // The prefix tells the verifier the token is ours, to look up here and show no one.
+                let access_token = format!("{LOCAL_TOKEN_PREFIX}{}", random_token()?);
                 accounts.store_opaque(&access_token, &claims, exp).await?;
                 Ok(IssuedToken {
                     access_token,

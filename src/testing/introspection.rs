@@ -41,6 +41,9 @@ pub(super) struct Introspection {
     tokens: RwLock<HashMap<String, Value>>,
     answer: RwLock<IntrospectionAnswer>,
     calls: AtomicUsize,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl Default for Introspection {
@@ -49,6 +52,8 @@ impl Default for Introspection {
             tokens: RwLock::default(),
             answer: RwLock::new(IntrospectionAnswer::Tokens),
             calls: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         }
     }
 }
@@ -71,6 +76,28 @@ impl Introspection {
 
     pub(super) fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+/// One request being answered: counted in on creation, out when dropped (also when the client gives
+/// up and hyper drops the handler).
+struct InFlight<'a>(&'a Introspection);
+
+impl<'a> InFlight<'a> {
+    fn enter(introspection: &'a Introspection) -> Self {
+        let now = introspection.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        introspection.peak.fetch_max(now, Ordering::SeqCst);
+        Self(introspection)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -98,6 +125,7 @@ pub(super) async fn introspect(
 ) -> Response {
     let introspection = &state.introspection;
     introspection.calls.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight::enter(introspection);
     let authorized = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

@@ -231,6 +231,11 @@ impl MockIdp {
         self.state.introspection.answer_with(answer);
     }
 
+    /// The most introspection requests the endpoint was answering at one time.
+    pub fn introspection_peak_concurrency(&self) -> usize {
+        self.state.introspection.peak()
+    }
+
     /// How many times the introspection endpoint was called.
     pub fn introspection_calls(&self) -> usize {
         self.state.introspection.calls()

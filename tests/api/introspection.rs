@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use futures_util::future::join_all;
 use jsonwebtoken::get_current_timestamp;
-use protected_api::auth::{Introspect, IntrospectFuture};
+use protected_api::auth::{Introspect, IntrospectFuture, LOCAL_TOKEN_PREFIX};
 use protected_api::testing::{
     AUDIENCE, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, IntrospectionAnswer, MockIdp,
 };
@@ -161,6 +161,33 @@ async fn issuer_audience_and_expiry_of_the_answer_are_checked() {
     for (members, why) in cases {
         let token = idp.opaque_token(active(idp, members));
         assert_invalid_token(app.get_with("/api/private", &token).await, why).await;
+    }
+}
+
+#[tokio::test]
+async fn refresh_and_id_tokens_the_endpoint_reports_active_are_refused() {
+    // RFC 7662 lets the endpoint answer for any token it knows: a refresh token must not pass as an
+    // access token just because its answer says active, however the IdP names its kind.
+    let app = app().await;
+    let idp = app.idp();
+    for kind in [
+        json!({"token_use": "refresh_token"}), // Ory Hydra
+        json!({"typ": "Refresh"}),             // Keycloak
+        json!({"typ": "Offline"}),             // Keycloak offline token
+        json!({"typ": "ID"}),                  // Keycloak ID token
+        json!({"token_type": "REFRESH_TOKEN"}),
+    ] {
+        let token = idp.opaque_token(active(idp, kind.clone()));
+        let response = app.get_with("/api/private", &token).await;
+        assert_invalid_token(response, "not an access token").await;
+    }
+    for kind in [
+        json!({"token_use": "access_token"}),
+        json!({"token_type": "Bearer"}),
+        json!({"typ": "Bearer"}),
+    ] {
+        let token = idp.opaque_token(active(idp, kind.clone()));
+        assert_eq!(status(&app, "/api/private", &token).await, 200, "{kind}");
     }
 }
 
@@ -470,4 +497,126 @@ async fn an_attached_in_process_introspector_gets_the_same_rules_and_cache() {
         "audience mismatch",
     )
     .await;
+}
+
+/// The service trusting `a` and `b` as two realms of one `[OIDC]` section, each introspecting at its
+/// own discovered endpoint with the same client (as two Keycloak realms with one client each).
+async fn two_realms(a: &MockIdp, b: &MockIdp) -> TestApp {
+    let issuers = format!("{}, {}", a.issuer(), b.issuer());
+    let mut pairs = vec![
+        ("AUTH_PROVIDER", "oidc"),
+        ("OIDC_ISSUER", issuers.as_str()),
+        ("OIDC_AUDIENCE", AUDIENCE),
+    ];
+    pairs.extend_from_slice(&CREDENTIALS);
+    TestApp::builder().settings(&pairs).spawn().await
+}
+
+#[tokio::test]
+async fn with_two_introspecting_issuers_each_ones_tokens_are_accepted_asking_in_order() {
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    let app = two_realms(&a, &b).await;
+    let calls = || (a.introspection_calls(), b.introspection_calls());
+
+    // A token of the first realm is shown to the first realm only.
+    let of_a = a.opaque_token(active(&a, json!({"sub": "from-a"})));
+    let body: Value = app
+        .get_with("/api/private", &of_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["claims"]["iss"], a.issuer(), "{body}");
+    assert_eq!(calls(), (1, 0));
+
+    // A token of the second: the first answers inactive, the second active, and its rules apply.
+    let of_b = b.opaque_token(active(&b, json!({"sub": "from-b"})));
+    let body: Value = app
+        .get_with("/api/private", &of_b)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["claims"]["iss"], b.issuer(), "{body}");
+    assert_eq!(body["claims"]["sub"], "from-b", "{body}");
+    assert_eq!(calls(), (2, 1));
+    // Cached, with the issuer that vouched for it.
+    assert_eq!(status(&app, "/api/private", &of_b).await, 200);
+    assert_eq!(calls(), (2, 1));
+
+    // Known to neither: inactive, asked once at each, then cached.
+    for _ in 0..2 {
+        let response = app.get_with("/api/private", "made-up-value").await;
+        assert_invalid_token(response, "token is not active").await;
+    }
+    assert_eq!(calls(), (3, 2));
+}
+
+#[tokio::test]
+async fn one_introspecting_issuer_down_leaves_the_others_tokens_accepted_and_its_own_503() {
+    let (a, b) = (MockIdp::start().await, MockIdp::start().await);
+    let app = two_realms(&a, &b).await;
+    a.introspection_answer(IntrospectionAnswer::Status(503));
+    let of_b = b.opaque_token(active(&b, json!({})));
+    assert_eq!(status(&app, "/api/private", &of_b).await, 200);
+
+    // Inactive at the second and no answer from the first: it may be the first's, so 503, uncached.
+    let of_a = a.opaque_token(active(&a, json!({})));
+    assert_unavailable(app.get_with("/api/private", &of_a).await).await;
+    assert_unavailable(app.get_with("/api/private", &of_a).await).await;
+    assert_eq!(b.introspection_calls(), 3, "the 503 was not cached");
+    a.introspection_answer(IntrospectionAnswer::Tokens);
+    assert_eq!(status(&app, "/api/private", &of_a).await, 200);
+
+    // Both down: 503.
+    a.introspection_answer(IntrospectionAnswer::Garbage);
+    b.introspection_answer(IntrospectionAnswer::Status(500));
+    let fresh = b.opaque_token(active(&b, json!({})));
+    assert_unavailable(app.get_with("/api/private", &fresh).await).await;
+}
+
+#[tokio::test]
+async fn a_flood_of_made_up_tokens_holds_at_most_32_calls_at_the_issuer_and_the_rest_get_503() {
+    // Each distinct value not in the cache costs one call to the issuer: without a bound, a client
+    // sending many at once would have this service load the issuer's endpoint on its behalf.
+    let app = app().await;
+    let idp = app.idp();
+    idp.introspection_answer(IntrospectionAnswer::Hang);
+    let requests = (0..100).map(|n| {
+        let request = app.get("/api/private").bearer_auth(format!("made-up-{n}"));
+        async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response.headers().contains_key("retry-after");
+            (response.status().as_u16(), retry_after)
+        }
+    });
+    let answers = join_all(requests).await;
+    assert!(
+        answers.iter().all(|answer| *answer == (503, true)),
+        "{answers:?}"
+    );
+    let peak = idp.introspection_peak_concurrency();
+    assert!(peak <= 32, "the issuer saw {peak} calls at once");
+    assert!(
+        idp.introspection_calls() <= 32,
+        "{}",
+        idp.introspection_calls()
+    );
+
+    // Nothing was cached: once the endpoint answers, service is normal.
+    idp.introspection_answer(IntrospectionAnswer::Tokens);
+    let token = idp.opaque_token(active(idp, json!({})));
+    assert_eq!(status(&app, "/api/private", &token).await, 200);
+    let response = app.get_with("/api/private", "made-up-0").await;
+    assert_invalid_token(response, "token is not active").await;
+}
+
+#[tokio::test]
+async fn a_value_with_the_local_issuers_prefix_is_never_shown_to_a_remote_endpoint() {
+    // Such a token can only be this service's own: sending it to an IdP would leak it for nothing.
+    let app = app().await;
+    let local_shaped = format!("{LOCAL_TOKEN_PREFIX}{}", "A".repeat(43));
+    let response = app.get_with("/api/private", &local_shaped).await;
+    assert_invalid_token(response, "unknown issuer").await;
+    assert_eq!(app.idp().introspection_calls(), 0);
 }

@@ -7,6 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use protected_api::auth::LOCAL_TOKEN_PREFIX;
+use protected_api::testing::{
+    AUDIENCE, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, MockIdp,
+};
 use serde_json::{Value, json};
 
 use crate::flows::{authorize, no_redirects, password_grant, sign_up};
@@ -72,11 +76,15 @@ async fn introspected(app: &TestApp, token: &str) -> Value {
     response.json().await.unwrap()
 }
 
-/// 256 random bits in base64url, and nothing a JWT parser would take (no dots).
+/// The local issuer's prefix, then 256 random bits in base64url, and nothing a JWT parser would take
+/// (no dots).
 fn assert_opaque(token: &str, flow: &str) {
-    assert_eq!(token.len(), 43, "{flow}: {token}");
+    let random = token
+        .strip_prefix(LOCAL_TOKEN_PREFIX)
+        .unwrap_or_else(|| panic!("{flow}: {token} lacks the local prefix"));
+    assert_eq!(random.len(), 43, "{flow}: {token}");
     assert!(
-        token
+        random
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
         "{flow}: {token}"
@@ -522,6 +530,52 @@ async fn the_api_accepts_the_local_issuers_opaque_tokens_with_their_grants() {
     assert_eq!(optional["authenticated"], true);
 
     // A made-up token of the same shape is looked up, found nowhere, and refused.
-    let made_up = app.get_with("/api/private", &"A".repeat(43)).await;
+    let made_up = format!("{LOCAL_TOKEN_PREFIX}{}", "A".repeat(43));
+    let made_up = app.get_with("/api/private", &made_up).await;
     crate::helpers::assert_invalid_token(made_up, "not active").await;
+}
+
+#[tokio::test]
+async fn with_local_and_oidc_each_opaque_token_goes_to_its_own_issuer_only() {
+    let idp = MockIdp::start().await;
+    let app = TestApp::builder()
+        .local()
+        .extra(&[
+            ("AUTH_PROVIDER", "local, oidc"),
+            ("OIDC_ISSUER", idp.issuer()),
+            ("OIDC_AUDIENCE", AUDIENCE),
+            ("OIDC_INTROSPECTION_CLIENT_ID", INTROSPECTION_CLIENT_ID),
+            (
+                "OIDC_INTROSPECTION_CLIENT_SECRET",
+                INTROSPECTION_CLIENT_SECRET,
+            ),
+            ("LOCAL_TOKEN_FORMAT", "opaque"),
+        ])
+        .spawn()
+        .await;
+
+    // The local issuer's token is looked up locally and never shown to the IdP.
+    let local = machine_token(&app, "read:messages").await;
+    assert_eq!(app.get_with("/api/private", &local).await.status(), 200);
+    let made_up = format!("{LOCAL_TOKEN_PREFIX}{}", "A".repeat(43));
+    let response = app.get_with("/api/private", &made_up).await;
+    crate::helpers::assert_invalid_token(response, "not active").await;
+    assert_eq!(idp.introspection_calls(), 0);
+
+    // The IdP's opaque token is introspected there, not looked up in the local store.
+    let remote = idp.opaque_token(json!({
+        "active": true,
+        "iss": idp.issuer(),
+        "aud": AUDIENCE,
+        "sub": "machine-1",
+        "exp": jsonwebtoken::get_current_timestamp() + 600,
+    }));
+    let body: Value = app
+        .get_with("/api/private", &remote)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["claims"]["iss"], idp.issuer(), "{body}");
+    assert_eq!(idp.introspection_calls(), 1);
 }

@@ -10,7 +10,8 @@ use super::AccountStore;
 /// row expires once, the sweep keeps up with any rate of issue.
 const SWEEP_BATCH: i64 = 64;
 
-/// Longer values are not tokens of this issuer (they are 43 characters), so they are not looked up.
+/// Longer values are not tokens of this issuer (they are 49 characters: a prefix and 43 of base64url),
+/// so they are not looked up.
 const MAX_TOKEN_BYTES: usize = 512;
 
 /// The key a token is stored under: its SHA-256, so the database never holds a usable token.
