@@ -191,7 +191,8 @@ impl IntoResponse for OAuthError {
 }
 
 /// A proof the token endpoint refuses (RFC 9449 §5): `invalid_dpop_proof`, a token endpoint error, so
-/// 400 (RFC 6749 §5.2). A full replay store is no fault of the client's: 503, try again.
+/// 400 (RFC 6749 §5.2). A full replay store is no fault of the client's: 503, try again; a key over
+/// its proof quota is 429 until its window ends.
 impl From<ProofError> for OAuthError {
     fn from(error: ProofError) -> Self {
         match error {
@@ -203,6 +204,16 @@ impl From<ProofError> for OAuthError {
                 );
                 busy.retry_after = Some(1);
                 busy
+            }
+            // The same answer as the API's (RFC 6585 §4): this key sent too many proofs, not a bad one.
+            ProofError::KeyOverQuota { retry_after } => {
+                let mut slow_down = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    error.to_string(),
+                );
+                slow_down.retry_after = Some(retry_after);
+                slow_down
             }
             other => Self::new(
                 StatusCode::BAD_REQUEST,
@@ -630,5 +641,14 @@ mod tests {
         let printed = format!("{request:?}");
         assert!(!printed.contains("secret"), "{printed}");
         assert!(printed.contains("ada"), "{printed}");
+    }
+
+    #[test]
+    fn a_key_over_its_proof_quota_is_told_to_wait_not_that_its_proof_is_bad() {
+        let response =
+            OAuthError::from(ProofError::KeyOverQuota { retry_after: 7 }).into_response();
+
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "7");
     }
 }

@@ -125,15 +125,16 @@ fn plain_field(
     field: &Field,
     value: &dyn std::fmt::Debug,
 ) -> std::fmt::Result {
+    // Every field, not only the message: a `%`-formatted field writes its `Display` text unquoted.
     if field.name() == "message" {
         write!(EscapeControls(writer), "{value:?}")
     } else {
-        write!(writer, "{}={value:?}", field.name())
+        write!(EscapeControls(writer), "{}={value:?}", field.name())
     }
 }
 
-/// Writes text with its control characters escaped (`\u{1b}`, `\n`), as `{:?}` does: a message that
-/// quotes client input can neither send escape sequences to the terminal that shows the log nor
+/// Writes text with its control characters escaped (`\u{1b}`, `\n`), as `{:?}` does: a message or a
+/// `%`-formatted field that quotes client input can neither send escape sequences to the terminal that shows the log nor
 /// start a line of its own.
 struct EscapeControls<'a, 'w>(&'a mut Writer<'w>);
 
@@ -286,7 +287,8 @@ mod tests {
                 "/things/{id}",
                 get(|| async {
                     Span::current().record("sub", "user-7");
-                    tracing::warn!("odd input {}", "\u{1b}[31mred\nINFO fake line");
+                    let detail = "x\r\nINFO fake field";
+                    tracing::warn!(%detail, "odd input {}", "\u{1b}[31mred\nINFO fake line");
                     "ok"
                 }),
             )
@@ -345,7 +347,7 @@ mod tests {
         let warned = &lines[0];
         assert!(
             warned.ends_with(
-                r#"  WARN http_request: odd input \u{1b}[31mred\nINFO fake line method="GET" path="/things/{id}" request_id="trace-me" sub="user-7""#
+                r#"  WARN http_request: odd input \u{1b}[31mred\nINFO fake line detail=x\r\nINFO fake field method="GET" path="/things/{id}" request_id="trace-me" sub="user-7""#
             ),
             "{warned}"
         );
