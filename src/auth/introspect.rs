@@ -36,6 +36,13 @@ pub trait Introspect: Send + Sync + Debug {
     /// An [`IntrospectError`] when no answer can be had; the request is then refused with 503 and
     /// nothing is cached.
     fn introspect<'a>(&'a self, token: &'a str) -> IntrospectFuture<'a>;
+
+    /// Whether asking costs a call to another service. A remote introspector is held to a bound on
+    /// calls under way at once, so a flood of made-up tokens cannot make this service flood the
+    /// issuer; one answering in process (a database lookup) returns `false` and is never queued.
+    fn is_remote(&self) -> bool {
+        true
+    }
 }
 
 /// Why an introspection answer could not be had: 503 for the caller, the text for the log only.

@@ -97,20 +97,28 @@ pub(crate) fn verified(
 
 /// Whether the answer is about an access token. RFC 7662 §2.1 lets an endpoint answer for any token
 /// it knows, whatever the hint, so a refresh or ID token reported active must be refused here, or it
-/// would work as an access token. Each IdP says so its own way: Hydra `token_use: "refresh_token"`,
-/// Keycloak `typ: "Refresh"`, `"Offline"` or `"ID"`, others `token_type: "refresh_token"`
-/// (RFC 7662 §2.2 names `token_type`, whose access-token values are `Bearer`, `DPoP` and the like).
-/// An answer that says nothing of the kind is an access token's, as most endpoints answer only those.
+/// would work as an access token. Each IdP says so its own way: Hydra `token_use: "refresh_token"`
+/// (Cognito spells an access token's `token_use` `"access"`), Keycloak `typ: "Refresh"`, `"Offline"`,
+/// `"ID"`, `"Serialized-ID"` or `"Logout"`, others `token_type: "refresh_token"` or the RFC 8693 §3
+/// URIs `urn:ietf:params:oauth:token-type:refresh_token` and `…:id_token` (RFC 7662 §2.2 names
+/// `token_type`, whose access-token values are `Bearer`, `DPoP` and the like). An answer that says
+/// nothing of the kind is an access token's, as most endpoints answer only those.
 fn is_access_token(answer: &Map<String, Value>) -> bool {
     let member = |name: &str| answer.get(name).and_then(Value::as_str);
-    let token_use_ok = member("token_use").is_none_or(|kind| kind == "access_token");
+    // `token_use` is an allowlist: every IdP that sends it names access tokens one of these ways.
+    let token_use_ok =
+        member("token_use").is_none_or(|kind| kind == "access_token" || kind == "access");
     let token_type_ok = member("token_type").is_none_or(|kind| {
+        // RFC 8693 §3 token type identifiers, compared like the short names.
+        let kind = kind
+            .strip_prefix("urn:ietf:params:oauth:token-type:")
+            .unwrap_or(kind);
         !kind.eq_ignore_ascii_case("refresh_token") && !kind.eq_ignore_ascii_case("id_token")
     });
     let typ_ok = member("typ").is_none_or(|typ| {
-        !["refresh", "offline", "id"]
+        ["refresh", "offline", "id", "serialized-id", "logout"]
             .iter()
-            .any(|other| typ.eq_ignore_ascii_case(other))
+            .all(|other| !typ.eq_ignore_ascii_case(other))
     });
     // A member of these names that is not a string is no answer this service can read safely.
     let all_strings = ["token_use", "token_type", "typ"]
@@ -246,7 +254,12 @@ mod tests {
             json!({"active": true, "typ": "Refresh"}),
             json!({"active": true, "typ": "Offline"}),
             json!({"active": true, "typ": "ID"}),
+            json!({"active": true, "typ": "Serialized-ID"}),
+            json!({"active": true, "typ": "Logout"}),
             json!({"active": true, "typ": 1}),
+            json!({"active": true, "token_use": "id"}),
+            json!({"active": true, "token_type": "urn:ietf:params:oauth:token-type:refresh_token"}),
+            json!({"active": true, "token_type": "urn:ietf:params:oauth:token-type:id_token"}),
         ] {
             assert_eq!(
                 check(other.clone()).unwrap_err(),
@@ -257,6 +270,8 @@ mod tests {
         for access in [
             json!({"active": true}),
             json!({"active": true, "token_use": "access_token"}),
+            json!({"active": true, "token_use": "access"}),
+            json!({"active": true, "token_type": "urn:ietf:params:oauth:token-type:access_token"}),
             json!({"active": true, "token_type": "Bearer"}),
             json!({"active": true, "token_type": "DPoP"}),
             json!({"active": true, "token_type": "access_token"}),

@@ -2,7 +2,7 @@
 //! `exp` or `[CACHE] INTROSPECTION_TTL`, whichever is first; in process, and in Redis when `[CACHE] URL`
 //! is set, so replicas share them. Concurrent requests with the same new token share one
 //! introspection call (single flight); distinct tokens never wait for each other, up to
-//! [`MAX_CONCURRENT_INTROSPECTIONS`] calls at once per service.
+//! [`MAX_CONCURRENT_INTROSPECTIONS`] calls at once per remote issuer ([`IntrospectionPermits`]).
 //!
 //! Inactive answers are cached too, for the TTL: a flood of revoked or made-up tokens then costs a hash
 //! lookup each instead of one call to the issuer per request, so this service cannot be used to load
@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,15 +37,20 @@ const MAX_ENTRIES: usize = 10_000;
 /// to a remote introspection endpoint.
 pub const LOCAL_TOKEN_PREFIX: &str = "pa_at_";
 
-/// Introspections under way at once, at most, per service. Every distinct made-up bearer value that
-/// is not in the cache costs one call to an issuer's endpoint; without a bound, a client sending many
-/// at once would have this service flood the issuer on its behalf (and hold a socket per value).
+/// Introspections under way at once, at most, per remote issuer. Every distinct made-up bearer value
+/// that is not in the cache costs one call to an issuer's endpoint; without a bound, a client sending
+/// many at once would have this service flood the issuer on its behalf (and hold a socket per value).
 /// 32 is far more than a healthy endpoint needs, as answers are cached and repeats share one call.
 const MAX_CONCURRENT_INTROSPECTIONS: usize = 32;
 
-/// The longest a request waits for one of the [`MAX_CONCURRENT_INTROSPECTIONS`] permits before it
-/// is answered 503 with `Retry-After`: long enough to ride out a burst, short enough not to pile up.
+/// The longest a request waits for one of an issuer's [`MAX_CONCURRENT_INTROSPECTIONS`] permits
+/// before that issuer counts as unavailable for it: long enough to ride out a burst, short enough not
+/// to pile up.
 const PERMIT_WAIT: Duration = Duration::from_secs(2);
+
+/// At most one warning per issuer in this many seconds says its permits ran out; the other refusals
+/// are logged at debug, so a flood of made-up tokens cannot flood the log as well.
+const BUSY_WARNING_EVERY_SECS: u64 = 60;
 
 /// The default `[CACHE] INTROSPECTION_TTL`.
 const DEFAULT_TTL: Duration = Duration::from_secs(60);
@@ -113,8 +119,6 @@ pub struct IntrospectionCache {
     shared: Option<Shared>,
     /// One cell per token being introspected now; the first request fills it, the others wait on it.
     flights: Mutex<HashMap<TokenDigest, Arc<OnceCell<Outcome>>>>,
-    /// [`MAX_CONCURRENT_INTROSPECTIONS`] permits, one held by each introspection under way.
-    permits: Semaphore,
 }
 
 impl std::fmt::Debug for IntrospectionCache {
@@ -154,26 +158,7 @@ impl IntrospectionCache {
             memory: Cache::new(MAX_ENTRIES),
             shared: None,
             flights: Mutex::new(HashMap::new()),
-            permits: Semaphore::new(MAX_CONCURRENT_INTROSPECTIONS),
         }
-    }
-
-    /// Asks `introspector` about `token` once one of the [`MAX_CONCURRENT_INTROSPECTIONS`] permits is
-    /// free, waiting [`PERMIT_WAIT`] at most.
-    ///
-    /// # Errors
-    /// [`IntrospectError::Busy`] when no permit came in time, else the introspector's error.
-    pub(crate) async fn ask(
-        &self,
-        introspector: &dyn Introspect,
-        token: &str,
-    ) -> Result<Map<String, Value>, IntrospectError> {
-        let _permit = match tokio::time::timeout(PERMIT_WAIT, self.permits.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            // Timed out, or closed (never: the semaphore is not closed).
-            _ => return Err(IntrospectError::Busy),
-        };
-        introspector.introspect(token).await
     }
 
     /// The longest an answer is kept, in seconds.
@@ -264,6 +249,60 @@ impl IntrospectionCache {
     /// Whether no answer is held in process.
     pub fn is_empty(&self) -> bool {
         self.memory.is_empty()
+    }
+}
+
+/// One issuer's bound on the introspections under way at its endpoint: [`MAX_CONCURRENT_INTROSPECTIONS`]
+/// permits. Each issuer has its own, so an issuer that hangs or is flooded with made-up tokens uses
+/// up its own permits only, never those of a healthy issuer asked after it.
+#[derive(Debug)]
+pub(crate) struct IntrospectionPermits {
+    permits: Semaphore,
+    /// The second (since the epoch) a refusal for want of a permit was last logged as a warning.
+    warned_at: AtomicU64,
+}
+
+impl Default for IntrospectionPermits {
+    fn default() -> Self {
+        Self {
+            permits: Semaphore::new(MAX_CONCURRENT_INTROSPECTIONS),
+            warned_at: AtomicU64::new(0),
+        }
+    }
+}
+
+impl IntrospectionPermits {
+    /// Asks `introspector` about `token`. A remote one is asked once one of the permits is free,
+    /// waiting [`PERMIT_WAIT`] at most; one in this process (a database lookup) needs none, as there
+    /// is no endpoint to protect and it must not queue behind a slow one.
+    ///
+    /// # Errors
+    /// [`IntrospectError::Busy`] when no permit came in time, else the introspector's error.
+    pub(crate) async fn ask(
+        &self,
+        introspector: &dyn Introspect,
+        token: &str,
+    ) -> Result<Map<String, Value>, IntrospectError> {
+        if !introspector.is_remote() {
+            return introspector.introspect(token).await;
+        }
+        let _permit = match tokio::time::timeout(PERMIT_WAIT, self.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            // Timed out, or closed (never: the semaphore is not closed).
+            _ => return Err(IntrospectError::Busy),
+        };
+        introspector.introspect(token).await
+    }
+
+    /// Whether a refusal for want of a permit at `now` (seconds since the epoch) is the one to log as
+    /// a warning: the first in each [`BUSY_WARNING_EVERY_SECS`], however many requests race for it.
+    pub(crate) fn warn_busy(&self, now: u64) -> bool {
+        let last = self.warned_at.load(Ordering::Relaxed);
+        now >= last.saturating_add(BUSY_WARNING_EVERY_SECS)
+            && self
+                .warned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 }
 
@@ -389,6 +428,65 @@ mod tests {
         let mut old = kept.pack();
         old.remove("serve_until");
         assert_eq!(SharedAnswer::unpack(old), None);
+    }
+
+    /// An introspector that answers `{"active": false}` at once, or never when `remote`.
+    #[derive(Debug)]
+    struct Asked {
+        remote: bool,
+    }
+
+    impl Introspect for Asked {
+        fn introspect<'a>(&'a self, _token: &'a str) -> crate::auth::IntrospectFuture<'a> {
+            let remote = self.remote;
+            Box::pin(async move {
+                if remote {
+                    std::future::pending::<()>().await;
+                }
+                Ok(Map::from_iter([("active".to_owned(), Value::Bool(false))]))
+            })
+        }
+
+        fn is_remote(&self) -> bool {
+            self.remote
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_in_process_introspector_never_waits_for_a_permit() {
+        let permits = Arc::new(IntrospectionPermits::default());
+        let mut hanging = tokio::task::JoinSet::new();
+        for _ in 0..MAX_CONCURRENT_INTROSPECTIONS {
+            let permits = permits.clone();
+            hanging.spawn(async move {
+                let _ = permits.ask(&Asked { remote: true }, "x").await;
+            });
+        }
+        for _ in 0..100 {
+            if permits.permits.available_permits() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(permits.permits.available_permits(), 0);
+        let remote = permits.ask(&Asked { remote: true }, "y").await;
+        assert!(matches!(remote, Err(IntrospectError::Busy)), "{remote:?}");
+        let local = permits.ask(&Asked { remote: false }, "z").await;
+        assert!(local.is_ok(), "{local:?}");
+        hanging.abort_all();
+    }
+
+    #[test]
+    fn running_out_of_permits_is_a_warning_once_a_minute_per_issuer() {
+        let (x, y) = (
+            IntrospectionPermits::default(),
+            IntrospectionPermits::default(),
+        );
+        assert!(x.warn_busy(1_000));
+        assert!(!x.warn_busy(1_000));
+        assert!(!x.warn_busy(1_059));
+        assert!(y.warn_busy(1_001), "each issuer has its own");
+        assert!(x.warn_busy(1_060));
     }
 
     #[test]

@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 use super::cache::{Cached, TokenCache, TokenDigest};
 use super::claims::Verified;
 use super::error::{IdTokenError, TokenError, VerifyError};
-use super::introspect::Introspect;
+use super::introspect::{Introspect, IntrospectError};
 use super::introspected::{self, Activity};
 use super::jwks::KeyStore;
-use super::opaque::{IntrospectionCache, LOCAL_TOKEN_PREFIX, Outcome};
+use super::opaque::{IntrospectionCache, IntrospectionPermits, LOCAL_TOKEN_PREFIX, Outcome};
 #[cfg(feature = "local-issuer")]
 use super::providers::ProviderKind;
 use super::providers::{ProviderSpec, TokenPurpose};
@@ -53,6 +53,8 @@ struct Trusted {
     id_validations: Option<Validations>,
     /// Who answers for this issuer's opaque tokens; set once, by [`Verifier::attach_introspector`].
     introspector: OnceLock<Arc<dyn Introspect>>,
+    /// This issuer's own bound on introspections under way, so one slow issuer never starves another.
+    permits: IntrospectionPermits,
 }
 
 impl Trusted {
@@ -67,6 +69,7 @@ impl Trusted {
             validations,
             id_validations,
             introspector: OnceLock::new(),
+            permits: IntrospectionPermits::default(),
         }
     }
 }
@@ -403,8 +406,19 @@ impl Verifier {
                 continue;
             };
             let issuer = &trusted.spec.issuer;
-            let answer = match cache.ask(introspector.as_ref(), token).await {
+            let answer = match trusted.permits.ask(introspector.as_ref(), token).await {
                 Ok(answer) => answer,
+                Err(IntrospectError::Busy) => {
+                    // Expected under a flood of made-up tokens: one warning a minute says so, and
+                    // the rest stay at debug rather than one warning per request.
+                    if trusted.permits.warn_busy(get_current_timestamp()) {
+                        tracing::warn!(%issuer, "token introspections at their bound; refusing more");
+                    } else {
+                        tracing::debug!(%issuer, "no introspection permit in time");
+                    }
+                    failed = true;
+                    continue;
+                }
                 Err(error) => {
                     tracing::warn!(%issuer, %error, "token introspection failed");
                     failed = true;

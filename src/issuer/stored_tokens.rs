@@ -22,4 +22,8 @@ impl Introspect for StoredTokens {
             }
         })
     }
+
+    fn is_remote(&self) -> bool {
+        false
+    }
 }

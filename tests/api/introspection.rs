@@ -612,6 +612,37 @@ async fn a_flood_of_made_up_tokens_holds_at_most_32_calls_at_the_issuer_and_the_
 }
 
 #[tokio::test]
+async fn a_hanging_flooded_issuer_never_starves_a_healthy_issuers_tokens() {
+    // Each issuer has its own introspection permits. With X's all held by calls that hang, a valid
+    // token of Y waits at most the 2 s permit wait at X, then Y (asked next, with permits free)
+    // accepts it. With one bound for every issuer it would wait again at Y, and be refused 503.
+    let (x, y) = (MockIdp::start().await, MockIdp::start().await);
+    let app = two_realms(&x, &y).await;
+    x.introspection_answer(IntrospectionAnswer::Hang);
+    let mut flood = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let request = app.get("/api/private").bearer_auth(format!("made-up-{n}"));
+        flood.spawn(async move { request.send().await.map(|response| response.status()) });
+    }
+    // Until X holds every permit: 32 calls hanging there (at most 10 s).
+    for _ in 0..200 {
+        if x.introspection_calls() >= 32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(x.introspection_calls(), 32, "the flood holds X's permits");
+
+    let of_y = y.opaque_token(active(&y, json!({"sub": "from-y"})));
+    let response = app.get_with("/api/private", &of_y).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["claims"]["iss"], y.issuer(), "{body}");
+    assert_eq!(x.introspection_calls(), 32, "X saw no more calls");
+    flood.abort_all();
+}
+
+#[tokio::test]
 async fn a_value_with_the_local_issuers_prefix_is_never_shown_to_a_remote_endpoint() {
     // Such a token can only be this service's own: sending it to an IdP would leak it for nothing.
     let app = app().await;
