@@ -42,7 +42,7 @@ use crate::state::AppState;
             (the URL under this server, no query), `iat`, a new `jti` and `ath` (base64url SHA-256 of \
             the token). Swagger UI cannot sign proofs: `protected-api dpop` prints one for curl. \
             Failures are 401 `invalid_dpop_proof` with a `DPoP` challenge listing the accepted `algs`; \
-            a key that sends more than 10,000 proofs within one proof window (91 s by default) gets 429 `too_many_requests` \
+            a key that sends more than 50,000 proofs within one proof window (91 s by default) gets 429 `too_many_requests` \
             with `Retry-After` until its window ends."
     ),
     paths(

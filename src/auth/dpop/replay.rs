@@ -34,11 +34,12 @@ use crate::store::CacheUrlError;
 /// per replica before new proofs are refused.
 pub(crate) const MAX_PER_GENERATION: usize = 500_000;
 
-/// Proofs one key (`jkt`) may record per generation (one window, 91 s by default): about 110
-/// requests a second, sustained, which no honest client of one key reaches, and 2% of the 500,000
-/// proofs a generation holds, so filling the store takes fifty keys each holding a valid bound
-/// token rather than one.
-pub const MAX_PROOFS_PER_KEY: u32 = 10_000;
+/// Proofs one key (`jkt`) may record per generation (one window, 91 s by default): about 550
+/// requests a second to one replica, sustained, which leaves room for a busy backend client of one
+/// key, and a tenth of the 500,000 proofs a generation holds, so one bound token can no longer fill
+/// the store for every client (ten keys with valid bound tokens still can: the global bound then
+/// answers 503).
+pub const MAX_PROOFS_PER_KEY: u32 = 50_000;
 
 /// The proofs seen within the window, in this process and, when configured, in Redis.
 pub(crate) struct ReplayStore {
