@@ -11,6 +11,8 @@
 # LOGS=warn runs protected-api with RUST_LOG=warn (its request span built, its log line filtered out);
 # LOGS=shipped leaves RUST_LOG unset, as shipped: one info line per request (to /dev/null, like every
 # server's output here; LOG_FORMAT=json in the environment picks JSON).
+# Every row but `invalid` must be answered 2xx, and `invalid` with non-2xx only: a row that is not is
+# reported on stderr and in the ratios, and the script exits with status 1 once the results are written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,6 +23,11 @@ THREADS=${THREADS:-1}
 LOGS=${LOGS:-warn}
 # Proofs made per second of each DPoP row: more than the server can take, since a proof is sent once.
 DPOP_PROOFS_PER_SECOND=${DPOP_PROOFS_PER_SECOND:-30000}
+# The API refuses (429) a DPoP key's proofs past protected_api::auth::dpop::MAX_PROOFS_PER_KEY (10,000)
+# per replay window: the DPoP row spreads its proofs (warm-up and run) over enough keys, each with its
+# own bound token, that no key sends more than half that.
+DPOP_PROOFS_PER_KEY=5000
+DPOP_KEYS=$(( (DPOP_PROOFS_PER_SECOND * (DURATION + 1) + DPOP_PROOFS_PER_KEY - 1) / DPOP_PROOFS_PER_KEY ))
 SCRIPT=bench
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
@@ -37,16 +44,16 @@ PEERS=$ROOT/bench/target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_idp NAME KEYS TOKENS [OPAQUE]: a bench-idp in $WORK/NAME/ (issuer, valid, invalid files; a DPoP
-# key dpop.pem and one token bound to it, dpop; with OPAQUE > 0 also an opaque file, tokens its
-# introspection endpoint answers for).
+# start_idp NAME KEYS TOKENS [OPAQUE]: a bench-idp in $WORK/NAME/ (issuer, valid, invalid files;
+# DPOP_KEYS DPoP keys in dpop.pem and as many tokens in dpop, line N bound to key N; with OPAQUE > 0
+# also an opaque file, tokens its introspection endpoint answers for).
 start_idp() {
   local dir=$WORK/$1 opaque=()
   mkdir -p "$dir"
   [ "${4:-0}" -gt 0 ] && opaque=(--opaque "$4" --out-opaque "$dir/opaque")
   "$PEERS/bench-idp" --keys "$2" --tokens "$3" --invalid 5000 \
     --out-valid "$dir/valid" --out-invalid "$dir/invalid" --issuer-file "$dir/issuer" \
-    --dpop-key "$dir/dpop.pem" --out-dpop "$dir/dpop" "${opaque[@]}" &
+    --dpop-key "$dir/dpop.pem" --dpop-keys "$DPOP_KEYS" --out-dpop "$dir/dpop" "${opaque[@]}" &
   PIDS+=($!)
   until [ -s "$dir/issuer" ]; do sleep 0.2; done
   head -n 1 "$dir/valid" > "$dir/one"
@@ -80,15 +87,34 @@ start_server() {
 # largest VmHWM and heap seen.
 declare -A RPS P50S P99S NON2XX TOTAL HWM ANON
 ROWS=()
+# Rows whose answers were not what the row is meant to measure, one line each.
+WRONG=()
 
-# proofs IDP URL COUNT FILE: COUNT fresh DPoP proofs for GET URL with IDP's bound token, in FILE.
+# expect_answers KEY TOKENS NON2XX TOTAL: records KEY in WRONG, loudly, when a row meant to be
+# answered 2xx (every one but TOKENS=invalid) had non-2xx answers, or the invalid row had 2xx ones.
+expect_answers() {
+  local key=$1 tokens=$2 non2xx=$3 total=$4 wrong=""
+  if [ "$tokens" = invalid ]; then
+    [ "$non2xx" -eq "$total" ] || wrong="$((total - non2xx))/$total answers 2xx, every one should be non-2xx"
+  else
+    [ "$non2xx" -eq 0 ] || wrong="$non2xx/$total answers non-2xx, every one should be 2xx"
+  fi
+  [ "$total" -gt 0 ] || wrong="no answer at all"
+  if [ -n "$wrong" ]; then
+    echo "$SCRIPT: WRONG ROW: round $ROUND, $key: $wrong (its rate does not measure the workload)" >&2
+    WRONG+=("round $ROUND, $key: $wrong")
+  fi
+}
+
+# proofs IDP URL COUNT FILE: COUNT fresh DPoP proofs for GET URL, in FILE as "TOKEN PROOF" lines,
+# round-robin over IDP's DPoP keys, each proof with its key's bound token.
 proofs() {
   "$PEERS/bench-proofs" --key "$WORK/$1/dpop.pem" --token-file "$WORK/$1/dpop" --url "$2" \
     --count "$3" --out "$4"
 }
 
 # row LABEL KIND IDP PATH TOKENS [ENV…]: one measured workload on a fresh server. TOKENS is none,
-# a token file of IDP (valid, invalid, one), or dpop: IDP's bound token with a fresh proof per
+# a token file of IDP (valid, invalid, one), or dpop: IDP's bound tokens with a fresh proof per
 # request, the proofs made once the server's URL is known, apart for the warm-up and the run (a proof
 # is good once, and for about a minute). With a list of IDPs the tokens are the last one's.
 row() {
@@ -113,6 +139,7 @@ row() {
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
   local rps p50 p99 non2xx total
   read -r _ rps p50 p99 non2xx total <<<"$result"
+  expect_answers "$key" "$tokens" "$non2xx" "$total"
   printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$ROUND" "$kind" "$label" "$rps" "$p50" "$p99" \
     "$non2xx/$total" "$hwm" "$anon" | tee -a "$WORK/rounds" >&2
   [ -n "${RPS[$key]:-}" ] || ROWS+=("$key")
@@ -210,9 +237,18 @@ done
   echo "- opaque, cached / JWT repeated (protected-api): $(mean_ratio 'protected-api|opaque-cached' 'protected-api|repeated') (≥ 0.9)"
   echo "- two issuers, second issuer's token / one issuer, JWT repeated (protected-api): $(mean_ratio 'protected-api|two-issuers' 'protected-api|repeated') (≥ 0.9)"
   echo "- metrics on / off: public $(mean_ratio 'protected-api|public' 'protected-api|public-metrics-off'), repeated $(mean_ratio 'protected-api|repeated' 'protected-api|repeated-metrics-off') (≥ 0.95)"
+  if [ ${#WRONG[@]} -eq 0 ]; then
+    echo "- answers: every row as meant (2xx only; invalid: non-2xx only)"
+  else
+    for wrong in "${WRONG[@]}"; do echo "- WARNING, row not measuring its workload: $wrong"; done
+  fi
 } | tee "$WORK/ratios"
 
 mkdir -p bench/results
 cat "$WORK/head" "$WORK/table" "$WORK/ratios" > bench/results/latest.md
 { cat "$WORK/head"; echo; cat "$WORK/rounds"; } > bench/results/rounds.md
 echo "written: bench/results/latest.md, bench/results/rounds.md" >&2
+if [ ${#WRONG[@]} -gt 0 ]; then
+  echo "$SCRIPT: FAILED: ${#WRONG[@]} row(s) had answers they are not meant to have (see the ratios)" >&2
+  exit 1
+fi

@@ -5,8 +5,11 @@
 //! with a forged signature (made by another key under the published `kid`, so every one costs the
 //! verifier a full RSA check) to files, one per line, writes its issuer URL to `--issuer-file` (last,
 //! so a reader that sees it can use the token files), and serves until SIGTERM or SIGINT. With
-//! `--dpop-key`, it also writes a DPoP key there and one token bound to it (`cnf.jkt`) to
-//! `--out-dpop`, for `bench-proofs` to make the proofs of the DPoP row.
+//! `--dpop-key`, it also writes `--dpop-keys` DPoP keys there (PEM blocks, one after another) and as
+//! many tokens to `--out-dpop`, line N bound (`cnf.jkt`) to key N, for `bench-proofs` to make the
+//! proofs of the DPoP row. Several keys, because the API caps the proofs one key may send per replay
+//! window (`protected_api::auth::dpop::MAX_PROOFS_PER_KEY`): the row spreads its load over enough
+//! keys that none comes near that cap.
 //!
 //! With `--opaque N` it also writes N opaque tokens (not JWTs) to `--out-opaque`, which its RFC 7662
 //! introspection endpoint (named in its discovery document) answers for with the same members as its
@@ -55,10 +58,13 @@ struct Args {
     /// Where the audience the tokens carry goes.
     #[arg(long)]
     audience_file: Option<PathBuf>,
-    /// Where a new DPoP key goes (PKCS#8 PEM), with `--out-dpop`.
+    /// Where new DPoP keys go (PKCS#8 PEM blocks, one after another), with `--out-dpop`.
     #[arg(long, requires = "out_dpop")]
     dpop_key: Option<PathBuf>,
-    /// Where one token bound to the `--dpop-key` goes.
+    /// How many DPoP keys to write, each with its own bound token.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    dpop_keys: u32,
+    /// Where the tokens bound to the `--dpop-key` keys go, one per line, in the keys' order.
     #[arg(long, requires = "dpop_key")]
     out_dpop: Option<PathBuf>,
     /// Opaque tokens to write and answer for at the introspection endpoint.
@@ -111,14 +117,30 @@ async fn main() {
         write_lines(path, &forged);
     }
     if let (Some(key_file), Some(token_file)) = (&args.dpop_key, &args.out_dpop) {
-        let key = ProofKey::generate().expect("a DPoP key");
-        write_atomically(key_file, &key.to_pkcs8_pem().expect("PEM"));
-        let cnf = serde_json::json!({ "jkt": key.thumbprint() }); // RFC 9449 §6.1
-        let bound = idp.token().scope("read:messages").claim("exp", exp);
-        write_lines(
-            token_file,
-            &[bound.subject("bench-dpop").claim("cnf", cnf).sign()],
-        );
+        let keys: Vec<ProofKey> = (0..args.dpop_keys)
+            .map(|_| ProofKey::generate().expect("a DPoP key"))
+            .collect();
+        let pems: Vec<String> = keys
+            .iter()
+            .map(|key| key.to_pkcs8_pem().expect("PEM"))
+            .collect();
+        let bound: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(n, key)| {
+                let cnf = json!({ "jkt": key.thumbprint() }); // RFC 9449 §6.1
+                idp.token()
+                    .scope("read:messages")
+                    .claim("exp", exp)
+                    .subject(&format!("bench-dpop-{n}"))
+                    .claim("cnf", cnf)
+                    .sign()
+            })
+            .collect();
+        // Tokens first: `bench-proofs` reads the key file, and run.sh reads neither before the
+        // issuer file, written last.
+        write_lines(token_file, &bound);
+        write_atomically(key_file, &pems.concat());
     }
     if let Some(path) = &args.audience_file {
         write_atomically(path, AUDIENCE);
