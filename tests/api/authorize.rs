@@ -68,14 +68,7 @@ async fn the_code_flow_with_pkce_gives_tokens_once() {
     assert_eq!(query["state"], "xyz");
     // RFC 9207: the answer names its issuer, as discovery promises.
     assert_eq!(query["iss"], app.base);
-    let discovery: serde_json::Value = app
-        .get("/.well-known/openid-configuration")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: serde_json::Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         discovery["authorization_response_iss_parameter_supported"],
         true

@@ -558,14 +558,7 @@ async fn the_resource_metadata_tells_clients_about_dpop() {
             .extra(&[("AUTH_DPOP", mode)])
             .spawn()
             .await;
-        let metadata: Value = app
-            .get("/.well-known/oauth-protected-resource")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let metadata: Value = app.get_json("/.well-known/oauth-protected-resource").await;
         assert_eq!(
             metadata["dpop_bound_access_tokens_required"], required,
             "{mode}"
@@ -677,14 +670,7 @@ async fn a_browser_client_may_send_its_proof_cross_origin() {
 #[tokio::test]
 async fn the_openapi_description_explains_how_to_call_with_dpop() {
     let app = TestApp::builder().spawn().await;
-    let doc: Value = app
-        .get("/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/openapi.json").await;
     let description = doc["info"]["description"].as_str().unwrap();
     for needle in [
         "Authorization: DPoP <token>",

@@ -82,14 +82,7 @@ async fn a_token_request_with_a_proof_gets_a_token_bound_to_its_key() {
 #[tokio::test]
 async fn discovery_lists_the_proof_algorithms_unless_dpop_is_off() {
     let app = TestApp::builder().local().spawn().await;
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
     let algs = discovery["dpop_signing_alg_values_supported"]
         .as_array()
         .unwrap();
@@ -105,14 +98,7 @@ async fn discovery_lists_the_proof_algorithms_unless_dpop_is_off() {
         .extra(&[("AUTH_DPOP", "off")])
         .spawn()
         .await;
-    let discovery: Value = off
-        .get("/.well-known/openid-configuration")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = off.get_json("/.well-known/openid-configuration").await;
     assert!(discovery.get("dpop_signing_alg_values_supported").is_none());
 }
 

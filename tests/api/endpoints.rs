@@ -125,14 +125,7 @@ async fn permissions_follow_a_dotted_claim_path() {
 #[tokio::test]
 async fn optional_tells_anonymous_from_authenticated_and_still_refuses_bad_tokens() {
     let app = TestApp::builder().spawn().await;
-    let anonymous: Value = app
-        .get("/api/optional")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anonymous: Value = app.get_json("/api/optional").await;
     assert_eq!(anonymous, serde_json::json!({"authenticated": false}));
 
     let token = app.idp().token().subject("bob").sign();

@@ -31,14 +31,7 @@ async fn without_the_local_issuer_its_endpoints_are_unknown() {
         ],
     )
     .await;
-    let doc: serde_json::Value = app
-        .get("/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = app.get_json("/openapi.json").await;
     assert!(
         doc["paths"]["/oauth/token"].is_null(),
         "no issuer operations documented"

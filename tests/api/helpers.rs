@@ -93,6 +93,11 @@ impl TestApp {
         self.http.post(self.url(path))
     }
 
+    /// GET `path` and its JSON body, whatever the status (discovery and metadata documents).
+    pub(crate) async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
     /// GET `path` with `token` as bearer.
     pub(crate) async fn get_with(&self, path: &str, token: &str) -> reqwest::Response {
         self.get(path).bearer_auth(token).send().await.unwrap()

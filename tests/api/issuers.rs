@@ -154,14 +154,7 @@ async fn each_issuer_s_rules_apply_only_to_its_own_tokens() {
 async fn the_resource_metadata_lists_every_issuer() {
     let (a, b) = two_idps_with_the_same_kid().await;
     let app = trusting(&a, &b, &[]).await;
-    let metadata: Value = app
-        .get("/.well-known/oauth-protected-resource")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = app.get_json("/.well-known/oauth-protected-resource").await;
     assert_eq!(
         metadata["authorization_servers"],
         serde_json::json!([a.issuer(), b.issuer()])
@@ -224,14 +217,7 @@ async fn swagger_ui_offers_one_login_scheme_per_provider() {
     let (a, b) = two_idps_with_the_same_kid().await;
     // Two realms of one provider: one scheme, the first realm's login page.
     let app = trusting(&a, &b, &[]).await;
-    let doc: Value = app
-        .get("/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/openapi.json").await;
     let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
     let mut names: Vec<&String> = schemes.keys().collect();
     names.sort();
@@ -253,14 +239,7 @@ async fn local_and_oidc_each_offer_their_login_page_and_accept_their_tokens() {
         ])
         .spawn()
         .await;
-    let doc: Value = app
-        .get("/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/openapi.json").await;
     let schemes = &doc["components"]["securitySchemes"];
     assert!(
         schemes["oauth2"]["flows"]["implicit"]["authorizationUrl"]

@@ -18,14 +18,7 @@ async fn client(app: &TestApp) -> (String, String) {
 #[tokio::test]
 async fn jwks_and_discovery_describe_the_issuer() {
     let app = TestApp::builder().local().spawn().await;
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(discovery["issuer"], app.base.as_str());
     assert_eq!(
         discovery["jwks_uri"],
@@ -35,14 +28,7 @@ async fn jwks_and_discovery_describe_the_issuer() {
         discovery["token_endpoint"],
         format!("{}/oauth/token", app.base)
     );
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["alg"], "RS256");

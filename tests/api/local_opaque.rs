@@ -384,14 +384,7 @@ async fn the_database_keeps_a_hash_of_each_token_never_the_token() {
 #[tokio::test]
 async fn discovery_and_the_openapi_document_publish_the_introspection_endpoint() {
     let app = opaque_app().await;
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         discovery["introspection_endpoint"],
         format!("{}/oauth/introspect", app.base)
@@ -400,14 +393,7 @@ async fn discovery_and_the_openapi_document_publish_the_introspection_endpoint()
         discovery["introspection_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post"])
     );
-    let openapi: Value = app
-        .get("/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let openapi: Value = app.get_json("/openapi.json").await;
     let operation = &openapi["paths"]["/oauth/introspect"]["post"];
     assert_eq!(operation["tags"], json!(["local issuer"]));
     for status in ["200", "400", "401"] {

@@ -263,14 +263,7 @@ async fn swagger_ui_and_its_redirect_page_are_served() {
 #[tokio::test]
 async fn protected_resource_metadata_follows_rfc_9728() {
     let app = TestApp::builder().spawn().await;
-    let metadata: Value = app
-        .get("/.well-known/oauth-protected-resource")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = app.get_json("/.well-known/oauth-protected-resource").await;
     assert_eq!(metadata["authorization_servers"][0], app.idp().issuer());
     assert_eq!(
         metadata["bearer_methods_supported"],

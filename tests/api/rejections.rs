@@ -93,14 +93,7 @@ async fn a_malformed_query_or_path_is_a_400_in_json() {
 #[tokio::test]
 async fn the_openapi_document_lists_the_413_of_every_body() {
     let app = TestApp::builder().local().spawn().await;
-    let doc: serde_json::Value = app
-        .get("/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = app.get_json("/openapi.json").await;
     for path in ["/oauth/token", "/auth/signup"] {
         let too_large = &doc["paths"][path]["post"]["responses"]["413"];
         assert!(
