@@ -226,6 +226,13 @@ fn request_id_of<B>(request: &Request<B>) -> &str {
         .unwrap_or("")
 }
 
+/// `latency` in milliseconds, to the microsecond: `0.123`, not the `0.12344400000000001` a plain
+/// conversion prints.
+fn in_milliseconds(latency: Duration) -> f64 {
+    // Whole microseconds fit an f64 exactly, so the division gives the shortest decimal back.
+    latency.as_micros() as f64 / 1000.0
+}
+
 /// Logs the access line, "request served" with `status` and `latency_ms`, inside the request span.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordResponse;
@@ -234,7 +241,7 @@ impl<B> OnResponse<B> for RecordResponse {
     fn on_response(self, response: &Response<B>, latency: Duration, _: &Span) {
         tracing::info!(
             status = response.status().as_u16(),
-            latency_ms = latency.as_secs_f64() * 1000.0,
+            latency_ms = in_milliseconds(latency),
             "request served"
         );
     }
@@ -352,6 +359,18 @@ mod tests {
             "{warned}"
         );
         assert!(!lines.iter().any(|line| line.starts_with("INFO fake")));
+    }
+
+    #[test]
+    fn latency_is_written_to_the_microsecond() {
+        assert_eq!(
+            in_milliseconds(Duration::from_nanos(123_444_000)).to_string(),
+            "123.444"
+        );
+        assert_eq!(
+            in_milliseconds(Duration::from_nanos(123_444)).to_string(),
+            "0.123"
+        );
     }
 
     #[tokio::test]
