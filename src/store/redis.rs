@@ -111,8 +111,9 @@ impl Shared {
     }
 }
 
-/// The Redis key of an answer: the token's SHA-256 in hex, under this service's prefix and the purpose.
-fn redis_key(purpose: &str, key: &TokenKey) -> String {
+/// The Redis key of an answer (or of a DPoP proof, `auth::dpop`): the 32-byte digest in hex, under
+/// this service's prefix and the purpose.
+pub(crate) fn redis_key(purpose: &str, key: &TokenKey) -> String {
     let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
     format!("protected-api:{purpose}:{hex}")
 }

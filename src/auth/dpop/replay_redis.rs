@@ -1,7 +1,7 @@
 //! The shared half of the DPoP replay store: one `SET key 1 NX EX window` per proof in the Redis of
 //! `[CACHE] URL`, so the first replica to see a proof wins and every other refuses it. Each command
 //! gets [`REDIS_TIMEOUT`]; a Redis that is unreachable, slow or failing answers "unknown" and the
-//! connection is made again next time (as `store/userinfo/redis.rs` does for the user-info cache).
+//! connection is made again next time (as `store/redis.rs` does for the user-info and introspection caches).
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::store::CacheUrlError;
+use crate::store::redis::redis_key;
 
 /// Longest wait for Redis before going on with the local store alone.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
@@ -47,7 +48,7 @@ impl SharedReplay {
         let connection = self.connection().await?;
         let mut command = redis::cmd("SET");
         command
-            .arg(redis_key(key))
+            .arg(redis_key("dpop-jti", key))
             .arg(1)
             .arg("NX")
             .arg("EX")
@@ -114,10 +115,4 @@ impl SharedReplay {
     async fn forget_connection(&self) {
         self.slot.lock().await.connection = None;
     }
-}
-
-/// The Redis key of a proof: its replay key in hex, under this service's prefix.
-fn redis_key(key: &[u8; 32]) -> String {
-    let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("protected-api:dpop-jti:{hex}")
 }
