@@ -19,6 +19,19 @@ async fn trusting(a: &MockIdp, b: &MockIdp, extra: &[(&str, &str)]) -> TestApp {
     TestApp::builder().settings(&pairs).spawn().await
 }
 
+/// The local issuer beside `idp` as `[OIDC]`, in the order `providers` names them
+/// (`"local, oidc"` or `"oidc, local"`).
+#[cfg(feature = "local-issuer")]
+async fn local_beside(idp: &MockIdp, providers: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut pairs = vec![
+        ("AUTH_PROVIDER", providers),
+        ("OIDC_ISSUER", idp.issuer()),
+        ("OIDC_AUDIENCE", AUDIENCE),
+    ];
+    pairs.extend_from_slice(extra);
+    TestApp::builder().local().extra(&pairs).spawn().await
+}
+
 /// Two IdPs that both publish a key with `kid` `key-1`, each its own.
 async fn two_idps_with_the_same_kid() -> (MockIdp, MockIdp) {
     let a = MockIdp::start_with(TestKey::rsa("key-1")).await;
@@ -230,15 +243,7 @@ async fn swagger_ui_offers_one_login_scheme_per_provider() {
 #[tokio::test]
 async fn local_and_oidc_each_offer_their_login_page_and_accept_their_tokens() {
     let idp = MockIdp::start().await;
-    let app = TestApp::builder()
-        .local()
-        .extra(&[
-            ("AUTH_PROVIDER", "local, oidc"),
-            ("OIDC_ISSUER", idp.issuer()),
-            ("OIDC_AUDIENCE", AUDIENCE),
-        ])
-        .spawn()
-        .await;
+    let app = local_beside(&idp, "local, oidc", &[]).await;
     let doc: Value = app.get_json("/openapi.json").await;
     let schemes = &doc["components"]["securitySchemes"];
     assert!(
@@ -285,16 +290,7 @@ async fn local_and_oidc_each_offer_their_login_page_and_accept_their_tokens() {
 #[tokio::test]
 async fn login_goes_to_the_chosen_provider_and_to_the_first_by_default() {
     let idp = MockIdp::start().await;
-    let app = TestApp::builder()
-        .local()
-        .extra(&[
-            ("AUTH_PROVIDER", "local, oidc"),
-            ("OIDC_ISSUER", idp.issuer()),
-            ("OIDC_AUDIENCE", AUDIENCE),
-            ("OIDC_CLIENT_ID", "spa"),
-        ])
-        .spawn()
-        .await;
+    let app = local_beside(&idp, "local, oidc", &[("OIDC_CLIENT_ID", "spa")]).await;
     let browser = crate::flows::no_redirects();
     let location = |response: &reqwest::Response| {
         url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
@@ -332,15 +328,7 @@ async fn login_goes_to_the_chosen_provider_and_to_the_first_by_default() {
 #[tokio::test]
 async fn the_local_userinfo_answers_only_for_the_local_issuer_s_tokens() {
     let idp = MockIdp::start().await;
-    let app = TestApp::builder()
-        .local()
-        .extra(&[
-            ("AUTH_PROVIDER", "local, oidc"),
-            ("OIDC_ISSUER", idp.issuer()),
-            ("OIDC_AUDIENCE", AUDIENCE),
-        ])
-        .spawn()
-        .await;
+    let app = local_beside(&idp, "local, oidc", &[]).await;
     // The other issuer's user is no local account, whatever its `sub` says.
     let token = idp.token().subject("local-account-id").sign();
     let response = app.get_with("/userinfo", &token).await;
@@ -351,15 +339,7 @@ async fn the_local_userinfo_answers_only_for_the_local_issuer_s_tokens() {
 #[tokio::test]
 async fn logout_ends_the_session_at_its_own_issuer() {
     let idp = MockIdp::start().await;
-    let app = TestApp::builder()
-        .local()
-        .extra(&[
-            ("AUTH_PROVIDER", "local, oidc"),
-            ("OIDC_ISSUER", idp.issuer()),
-            ("OIDC_AUDIENCE", AUDIENCE),
-        ])
-        .spawn()
-        .await;
+    let app = local_beside(&idp, "local, oidc", &[]).await;
     let browser = crate::flows::no_redirects();
     let session = format!("session={}", idp.token().sign());
     let logout = browser
@@ -564,15 +544,7 @@ async fn an_issuer_that_promises_iss_must_send_it() {
 #[tokio::test]
 async fn the_local_issuer_listed_second_takes_its_own_callback_not_the_first_issuers() {
     let idp = MockIdp::start().await;
-    let app = TestApp::builder()
-        .local()
-        .extra(&[
-            ("AUTH_PROVIDER", "oidc, local"),
-            ("OIDC_ISSUER", idp.issuer()),
-            ("OIDC_AUDIENCE", AUDIENCE),
-        ])
-        .spawn()
-        .await;
+    let app = local_beside(&idp, "oidc, local", &[]).await;
     let browser = crate::flows::no_redirects();
     let login = browser
         .get(app.url("/login?provider=local"))
