@@ -111,7 +111,8 @@ fn exit_code(outcome: anyhow::Result<()>) -> ExitCode {
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
     // Dropped last, after the runtime: the lines logged up to "stopped" are written before exit.
-    let _log_writer = protected_api::telemetry::init(settings.log_format);
+    let _log_writer =
+        protected_api::telemetry::init(settings.log_format).context("starting the log writer")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,35 +1,35 @@
 //! Logging and metrics: a subscriber (pretty or JSON, `RUST_LOG` respected) writing to stdout from a
-//! background thread; the request span `http_request{method, path, request_id, sub}` that every line
+//! background thread (`writer`); the request span `http_request{method, path, request_id, sub}` that every line
 //! logged while serving a request carries, and one access line per request ("request served", with
 //! `status` and `latency_ms`). Tokens and cookies are never logged.
 
 #[cfg(feature = "metrics")]
 pub mod metrics;
 // The same recording calls, empty, so call sites need no `#[cfg]` of their own.
+mod pretty;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 pub mod metrics;
 mod request_id;
 mod timestamp;
+mod writer;
 
+use pretty::{PlainFields, PrettyLine};
 pub use request_id::{REQUEST_ID, RequestIdLayer, RequestIdService, WithRequestId};
 use timestamp::Rfc3339Micros;
+pub use writer::WriterGuard;
 
-use std::fmt::Write as _;
-use std::io::{BufWriter, IsTerminal, Stdout};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
-use tracing::field::Field;
 use tracing::{Span, Subscriber};
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::format::{self, Compact, Format, Json, JsonFields, Writer};
-use tracing_subscriber::fmt::{FormatFields, MakeWriter};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt};
@@ -39,28 +39,18 @@ use crate::config::LogFormat;
 /// The filter when `RUST_LOG` is unset.
 const DEFAULT_FILTER: &str = "info,tower_http=warn";
 
-/// Lines waiting for the writer thread; past that, logging waits for it (see [`init`]). About 2 MiB
-/// of request lines, or some 50 ms of a busy server's output.
-const QUEUED_LINES: usize = 8_192;
-
-/// Bytes the writer thread gathers before a `write` call: one call carries up to a few hundred lines.
-const WRITE_BATCH: usize = 64 * 1024;
-
-/// Installs the global subscriber, writing to stdout. Later calls (tests) are ignored.
+/// Installs the global subscriber, writing to stdout through `writer`'s background thread. Later
+/// calls (tests) are ignored.
 ///
-/// Lines are formatted on the thread that logs them and written by a background thread, which
-/// writes whatever has queued up in one `write` call, and at once when idle. Hold the returned guard
-/// until exit: dropping it writes the lines still queued (waiting at most about a second).
-/// When stdout cannot keep up and 8,192 lines are waiting, logging threads wait for room
-/// instead of dropping lines: an access log that loses lines under load is worse than a slower
-/// server, and memory stays bounded.
-#[must_use = "dropping the guard stops the log writer"]
-pub fn init(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("log-writer")
-        .finish(stdout_batches());
+/// Lines are formatted on the thread that logs them and written by the background thread in batches
+/// (at most 10 ms late). Hold the returned guard until exit: dropping it writes the lines still
+/// waiting (waiting at most a second). When stdout cannot keep up and 2 MiB of lines are waiting,
+/// logging threads wait for room instead of dropping lines.
+///
+/// # Errors
+/// When the writer thread cannot be started.
+pub fn init(format: LogFormat) -> std::io::Result<WriterGuard> {
+    let (writer, guard) = writer::spawn(std::io::stdout())?;
     // Colours for a person at a terminal only: in a file or a log collector the escape codes are
     // noise, and writing them was about a fifth of a logged request's instructions.
     let ansi = std::io::stdout().is_terminal();
@@ -70,7 +60,7 @@ pub fn init(format: LogFormat) -> WorkerGuard {
         LogFormat::Json => registry.with(json_layer(writer)).try_init(),
         LogFormat::Pretty => registry.with(pretty_layer(writer, ansi)).try_init(),
     };
-    guard
+    Ok(guard)
 }
 
 /// The levels `RUST_LOG` asks for, else [`DEFAULT_FILTER`].
@@ -98,12 +88,9 @@ where
         .boxed()
 }
 
-/// The pretty format: `2026-12-01T09:00:00.123456Z  INFO http_request: request served status=200
-/// latency_ms=0.21 method="GET" path="/api/public" request_id="…"` (the span's fields close the line).
-fn pretty_layer<S, W>(
-    writer: W,
-    ansi: bool,
-) -> fmt::Layer<S, impl for<'w> FormatFields<'w> + 'static, Format<Compact, Rfc3339Micros>, W>
+/// The pretty format ([`pretty`]): `2026-12-01T09:00:00.123456Z  INFO http_request: request served
+/// status=200 latency_ms=0.21 method="GET" path="/api/public" request_id="…"`.
+fn pretty_layer<S, W>(writer: W, ansi: bool) -> fmt::Layer<S, PlainFields, PrettyLine, W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
@@ -111,42 +98,8 @@ where
     fmt::layer()
         .with_writer(writer)
         .with_ansi(ansi)
-        .with_target(false)
-        .with_timer(Rfc3339Micros)
-        .compact()
-        .fmt_fields(format::debug_fn(plain_field).delimited(" "))
-}
-
-/// One field of the pretty format, `name=value` (`value` as `{:?}`: strings quoted and escaped), or
-/// the message as written. tracing-subscriber's default field formatter writes the same text through
-/// its colour styles even with colours off, which cost more than the rest of the line together.
-fn plain_field(
-    writer: &mut Writer<'_>,
-    field: &Field,
-    value: &dyn std::fmt::Debug,
-) -> std::fmt::Result {
-    // Every field, not only the message: a `%`-formatted field writes its `Display` text unquoted.
-    if field.name() == "message" {
-        write!(EscapeControls(writer), "{value:?}")
-    } else {
-        write!(EscapeControls(writer), "{}={value:?}", field.name())
-    }
-}
-
-/// Writes text with its control characters escaped (`\u{1b}`, `\n`), as `{:?}` does: a message or a
-/// `%`-formatted field that quotes client input can neither send escape sequences to the terminal that shows the log nor
-/// start a line of its own.
-struct EscapeControls<'a, 'w>(&'a mut Writer<'w>);
-
-impl std::fmt::Write for EscapeControls<'_, '_> {
-    fn write_str(&mut self, mut text: &str) -> std::fmt::Result {
-        while let Some((at, control)) = text.char_indices().find(|(_, c)| c.is_control()) {
-            self.0.write_str(&text[..at])?;
-            write!(self.0, "{}", control.escape_debug())?;
-            text = &text[at + control.len_utf8()..];
-        }
-        self.0.write_str(text)
-    }
+        .fmt_fields(PlainFields)
+        .event_format(PrettyLine)
 }
 
 /// The JSON format: one object per line, the event's fields at the top level and the request
@@ -166,12 +119,6 @@ where
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
-}
-
-/// Stdout behind a buffer the writer thread flushes once it has emptied its queue. Every line goes
-/// into the buffer whole, so a `write` call never ends inside a line.
-fn stdout_batches() -> BufWriter<Stdout> {
-    BufWriter::with_capacity(WRITE_BATCH, std::io::stdout())
 }
 
 /// One span per request, and one line when its response is ready. Nothing on body chunks or at the
