@@ -8,7 +8,7 @@ use super::raw::RawSettings;
 use crate::auth::providers::ProviderSpec;
 
 /// `[LOCAL]` in a binary built without the embedded issuer: nothing is read from it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct LocalSettings;
 
 /// Nothing to read: the section's keys configure an issuer this binary does not have.

@@ -12,9 +12,10 @@ use crate::config::Settings;
 #[derive(Debug, Clone)]
 pub enum IssuerState {}
 
-/// Nothing to open in this build.
+/// Nothing to open in this build. Braced rather than a unit struct, so `PendingIssuer::default()`
+/// is written the same in both builds (clippy asks for the bare name of a unit struct).
 #[derive(Debug, Default)]
-pub(super) struct PendingIssuer;
+pub(super) struct PendingIssuer {}
 
 impl PendingIssuer {
     /// The local issuer's keys, which this build does not have.
