@@ -2,9 +2,15 @@
 //!
 //! The leaf modules (`raw`, `error`, `urls`, `secret`) are all a provider's file needs to read its
 //! section; this file puts the sections together, so it is the one place that knows every provider and
-//! which Cargo features this binary was built with.
+//! which Cargo features this binary was built with. `[LOCAL]` comes from `local.rs`, or from
+//! `local_off.rs` in a build without the embedded issuer.
 
 pub(crate) mod error;
+#[cfg(feature = "local-issuer")]
+mod local;
+#[cfg(not(feature = "local-issuer"))]
+#[path = "local_off.rs"]
+mod local;
 pub(crate) mod raw;
 pub(crate) mod secret;
 mod select;
@@ -108,9 +114,9 @@ pub struct Settings {
     /// The other trusted issuers, in the order configured; empty with one issuer. Each token is checked
     /// by the one issuer its `iss` names: see [`Settings::providers`].
     pub extra_providers: Vec<ProviderSpec>,
-    /// `[LOCAL]` (used when the provider is `local`, and by the `token` command).
-    #[cfg(feature = "local-issuer")]
-    pub local: crate::issuer::LocalSettings,
+    /// `[LOCAL]` (used when the provider is `local`, and by the `token` command); empty in a build
+    /// without the `local-issuer` feature.
+    pub local: local::LocalSettings,
     /// `[CACHE]`.
     pub cache: CacheSettings,
     /// `[LOG] FORMAT`.
@@ -171,13 +177,13 @@ impl RawSettings {
     fn parse(&self) -> Result<Settings, ConfigError> {
         let server = self.server()?;
         let auth = self.auth()?;
-        let mut providers = self.providers(&server)?.into_iter();
+        let local = local::parse(self, &server)?;
+        let mut providers = self.providers(&server, &local)?.into_iter();
         let Some(provider) = providers.next() else {
             return Err(ConfigError::key("AUTH", "PROVIDER", "empty"));
         };
         Ok(Settings {
-            #[cfg(feature = "local-issuer")]
-            local: crate::issuer::settings::parse(self, &server.public_base())?,
+            local,
             server,
             auth,
             provider,

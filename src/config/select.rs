@@ -3,6 +3,7 @@
 
 use super::ServerSettings;
 use super::error::ConfigError;
+use super::local::{LocalSettings, default_provider, local_provider};
 use super::raw::RawSettings;
 use crate::auth::providers::{self, ProviderSpec};
 
@@ -12,13 +13,15 @@ impl RawSettings {
     ///
     /// # Errors
     /// An unknown or twice-listed provider, an issuer trusted twice (named by its key), or the first
-    /// problem of a provider's section.
+    /// problem of a provider's section. `local` is `[LOCAL]`, already parsed: the embedded issuer's
+    /// spec is made from it.
     pub(super) fn providers(
         &self,
         server: &ServerSettings,
+        local: &LocalSettings,
     ) -> Result<Vec<ProviderSpec>, ConfigError> {
         let Some(list) = self.provider_name() else {
-            return Ok(vec![self.default_provider(server)?]);
+            return Ok(vec![default_provider(local, server)?]);
         };
         let mut names: Vec<&str> = Vec::new();
         let mut specs: Vec<ProviderSpec> = Vec::new();
@@ -40,7 +43,7 @@ impl RawSettings {
             }
             names.push(name);
             let found = match name {
-                "local" => vec![self.local_provider(server)?],
+                "local" => vec![local_provider(local, server)?],
                 _ => providers::specs(name, self)?,
             };
             for spec in found {
@@ -61,44 +64,6 @@ impl RawSettings {
             }
         }
         Ok(specs)
-    }
-
-    /// No provider named: the embedded development issuer, so a fresh clone runs with no settings.
-    #[cfg(feature = "local-issuer")]
-    fn default_provider(&self, server: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        self.local_provider(server)
-    }
-
-    /// No provider named, and no development issuer to fall back on: the reader has to name one.
-    #[cfg(not(feature = "local-issuer"))]
-    fn default_provider(&self, _: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        Err(ConfigError::key(
-            "AUTH",
-            "PROVIDER",
-            "missing; this binary has no local issuer (feature local-issuer), so name a provider: \
-             auth0, cognito, firebase, fief or oidc",
-        ))
-    }
-
-    /// `[AUTH] PROVIDER = local`: the embedded issuer, on loopback unless `[LOCAL] ALLOW_NETWORK`.
-    #[cfg(feature = "local-issuer")]
-    fn local_provider(&self, server: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        // `Settings::local` parses `[LOCAL]` once more: parsing is pure, so both agree, and these fns
-        // never name the issuer's types, which a build without the issuer does not have.
-        let local = crate::issuer::settings::parse(self, &server.public_base())?;
-        local.check_bind_address(server.addr.ip())?;
-        Ok(crate::issuer::provider::spec(&local))
-    }
-
-    /// `[AUTH] PROVIDER = local` in a binary built without the issuer.
-    #[cfg(not(feature = "local-issuer"))]
-    fn local_provider(&self, _: &ServerSettings) -> Result<ProviderSpec, ConfigError> {
-        Err(ConfigError::needs_feature(
-            "AUTH",
-            "PROVIDER",
-            "local",
-            "local-issuer",
-        ))
     }
 }
 

@@ -38,8 +38,8 @@ pub enum ProviderKind {
 /// Where the verification keys come from. Never from the token itself (RFC 8725 §3.10).
 #[derive(Debug, Clone)]
 pub enum KeySource {
-    /// The embedded issuer's own key set, held in process.
-    #[cfg(feature = "local-issuer")]
+    /// The embedded issuer's own key set, held in process. A build without the `local-issuer`
+    /// feature refuses to start with it (`StartError::NoLocalIssuer`).
     Local,
     /// A configured JWKS URI.
     JwksUri(Url),

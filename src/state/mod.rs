@@ -1,4 +1,12 @@
 //! `AppState`, made of cheap handles, and the `FromRef` parts handlers ask for.
+//!
+//! The local issuer's part comes from `local.rs`, or from `local_off.rs` in a build without it.
+
+#[cfg(feature = "local-issuer")]
+mod local;
+#[cfg(not(feature = "local-issuer"))]
+#[path = "local_off.rs"]
+mod local;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -11,9 +19,8 @@ use crate::auth::{
     RemoteIntrospector, Verifier,
 };
 use crate::config::Settings;
-#[cfg(feature = "local-issuer")]
-use crate::issuer::{IssuerError, IssuerState, LocalIssuer, StoredTokens, TokenFormat};
 use crate::store::{CacheUrlError, UserInfoStore};
+use local::{IssuerState, PendingIssuer};
 
 /// Why the service could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +28,20 @@ pub enum StartError {
     /// The local issuer's key, client credentials or accounts database.
     #[cfg(feature = "local-issuer")]
     #[error(transparent)]
-    Issuer(#[from] IssuerError),
+    Issuer(#[from] crate::issuer::IssuerError),
     /// The HTTP client for the provider's documents.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     /// No provider to trust (a `Settings` built by hand with none).
     #[error("no provider configured")]
     NoProvider,
+    /// A provider whose keys are the local issuer's, in a binary built without it (a `Settings`
+    /// edited by hand: the config refuses `PROVIDER = local` in such a build).
+    #[cfg(not(feature = "local-issuer"))]
+    #[error(
+        "the local issuer's keys need the local-issuer feature, which this binary was built without"
+    )]
+    NoLocalIssuer,
     /// The user-info cache's URL.
     #[error(transparent)]
     Cache(#[from] CacheUrlError),
@@ -51,8 +65,8 @@ pub struct Handles {
     /// Every trusted issuer's discovery and endpoints, in the order of [`Settings::providers`]; never
     /// empty (read one with [`AppState::issuer`]).
     pub issuers: Vec<IssuerHandles>,
-    /// The embedded issuer, when `[AUTH] PROVIDER = local`.
-    #[cfg(feature = "local-issuer")]
+    /// The embedded issuer, when `[AUTH] PROVIDER = local`; always `None` in a build without the
+    /// `local-issuer` feature.
     pub issuer: Option<IssuerState>,
     /// Answers of the provider's userinfo endpoint, cached.
     pub userinfo: UserInfoStore,
@@ -103,10 +117,6 @@ handles_from_state! {
     settings: Arc<Settings>,
     userinfo: UserInfoStore,
     http: HttpFetcher,
-}
-
-#[cfg(feature = "local-issuer")]
-handles_from_state! {
     issuer: Option<IssuerState>,
 }
 
@@ -121,8 +131,7 @@ impl AppState {
         let http = HttpFetcher::new()?;
         let ttl = settings.auth.jwks_ttl;
         let min_refresh = settings.auth.jwks_min_refresh;
-        #[cfg(feature = "local-issuer")]
-        let mut local = None;
+        let mut local = PendingIssuer::default();
         let mut trusted = Vec::new();
         let mut issuers = Vec::new();
         let mut introspectors = Vec::new();
@@ -130,13 +139,7 @@ impl AppState {
             let mut discovery = None;
             // Each issuer gets its own key store: keys never cross issuers, even with equal `kid`s.
             let keys = match &spec.keys {
-                #[cfg(feature = "local-issuer")]
-                KeySource::Local => {
-                    let issuer = LocalIssuer::open(&settings.local)?;
-                    let keys = KeyStore::fixed(issuer.key_set());
-                    local = Some((trusted.len(), issuer));
-                    keys
-                }
+                KeySource::Local => local.key_store(&settings, trusted.len())?,
                 KeySource::JwksUri(uri) => {
                     KeyStore::remote(uri.clone(), http.clone(), ttl, min_refresh)
                 }
@@ -185,27 +188,13 @@ impl AppState {
             let _ = verifier.attach_introspector(index, introspector);
         }
         let dpop = DpopVerifier::new(&settings)?;
-        #[cfg(feature = "local-issuer")]
-        let issuer = match local {
-            Some((index, local)) => {
-                let state =
-                    IssuerState::open(&settings, local, verifier.clone(), dpop.clone()).await?;
-                if state.issuer.token_format() == TokenFormat::Opaque {
-                    // Its own tokens are looked up in its database, not fetched from its own endpoint.
-                    let stored = Arc::new(StoredTokens(state.accounts.clone()));
-                    let _ = verifier.attach_introspector(index, stored);
-                }
-                Some(state)
-            }
-            None => None,
-        };
+        let issuer = local.open(&settings, &verifier, &dpop).await?;
         let userinfo = UserInfoStore::new(&settings.cache, http.clone())?;
         Ok(Self(Arc::new(Handles {
             verifier,
             dpop,
             settings: Arc::new(settings),
             issuers,
-            #[cfg(feature = "local-issuer")]
             issuer,
             userinfo,
             http,
