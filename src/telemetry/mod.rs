@@ -6,17 +6,19 @@
 #[cfg(feature = "metrics")]
 pub mod metrics;
 // The same recording calls, empty, so call sites need no `#[cfg]` of their own.
-mod pretty;
+mod json;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 pub mod metrics;
+mod pretty;
 mod request_id;
+mod staged;
 mod timestamp;
 mod writer;
 
+use json::{JsonFields, JsonLine};
 use pretty::{PlainFields, PrettyLine};
 pub use request_id::{REQUEST_ID, RequestIdLayer, RequestIdService, WithRequestId};
-use timestamp::Rfc3339Micros;
 pub use writer::WriterGuard;
 
 use std::io::IsTerminal;
@@ -29,7 +31,6 @@ use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::{Span, Subscriber};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt};
@@ -88,7 +89,7 @@ where
         .boxed()
 }
 
-/// The pretty format ([`pretty`]): `2026-12-01T09:00:00.123456Z  INFO http_request: request served
+/// The pretty format (`pretty`): `2026-12-01T09:00:00.123456Z  INFO http_request: request served
 /// status=200 latency_ms=0.21 method="GET" path="/api/public" request_id="…"`.
 fn pretty_layer<S, W>(writer: W, ansi: bool) -> fmt::Layer<S, PlainFields, PrettyLine, W>
 where
@@ -102,10 +103,10 @@ where
         .event_format(PrettyLine)
 }
 
-/// The JSON format: one object per line, the event's fields at the top level and the request
-/// span's under `span` (`{"timestamp", "level", "message", "status", "latency_ms", "span": {"name",
-/// "method", "path", "request_id", "sub"}}`).
-fn json_layer<S, W>(writer: W) -> fmt::Layer<S, JsonFields, Format<Json, Rfc3339Micros>, W>
+/// The JSON format (`json`): one object per line, the event's fields at the top level and the
+/// request span's under `span` (`{"timestamp", "level", "message", "status", "latency_ms", "span":
+/// {"name", "method", "path", "request_id", "sub"}}`).
+fn json_layer<S, W>(writer: W) -> fmt::Layer<S, JsonFields, JsonLine, W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
@@ -113,12 +114,8 @@ where
     fmt::layer()
         .with_writer(writer)
         .with_ansi(false)
-        .with_target(false)
-        .with_timer(Rfc3339Micros)
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
+        .fmt_fields(JsonFields)
+        .event_format(JsonLine)
 }
 
 /// One span per request, and one line when its response is ready. Nothing on body chunks or at the

@@ -9,14 +9,16 @@
 
 use std::fmt::{self, Write as _};
 
+use smallvec::SmallVec;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+use super::staged::write_staged;
 use super::timestamp::Rfc3339Micros;
 
 /// Writes each event as one line: timestamp, level, the names of the spans it is in, its fields, the
@@ -35,23 +37,29 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         Rfc3339Micros.format_time(&mut writer)?;
-        writer.write_str(level_text(*event.metadata().level(), writer.has_ansi_escapes()))?;
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                writer.write_str(span.name())?;
-                writer.write_char(':')?;
-            }
+        writer.write_str(level_text(
+            *event.metadata().level(),
+            writer.has_ansi_escapes(),
+        ))?;
+        // Outermost first; looked up once for both the names and the fields.
+        let spans: SmallVec<[SpanRef<'_, S>; 4]> = ctx
+            .event_scope()
+            .map(|scope| scope.from_root().collect())
+            .unwrap_or_default();
+        for span in &spans {
+            writer.write_str(span.name())?;
+            writer.write_char(':')?;
+        }
+        if !spans.is_empty() {
             writer.write_char(' ')?;
         }
         ctx.format_fields(writer.by_ref(), event)?;
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                if let Some(fields) = span.extensions().get::<FormattedFields<PlainFields>>()
-                    && !fields.is_empty()
-                {
-                    writer.write_char(' ')?;
-                    writer.write_str(fields)?;
-                }
+        for span in &spans {
+            if let Some(fields) = span.extensions().get::<FormattedFields<PlainFields>>()
+                && !fields.is_empty()
+            {
+                writer.write_char(' ')?;
+                writer.write_str(fields)?;
             }
         }
         writer.write_char('\n')
@@ -82,60 +90,16 @@ fn level_text(level: Level, ansi: bool) -> &'static str {
 pub(super) struct PlainFields;
 
 impl<'writer> FormatFields<'writer> for PlainFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
-        // Staged on the stack first: a span's fields go into an empty `String` that would otherwise
-        // grow (and move) several times while a line of them is written, on every request.
-        let mut staged = Staged::default();
-        if write_fields(Writer::new(&mut staged), &fields).is_ok() {
-            return writer.write_str(staged.as_str());
-        }
-        // Longer than the stage: straight into the writer.
-        write_fields(writer, &fields)
-    }
-}
-
-fn write_fields(writer: Writer<'_>, fields: &impl RecordFields) -> fmt::Result {
-    let mut visitor = PlainVisitor {
-        writer,
-        first: true,
-        result: Ok(()),
-    };
-    fields.record(&mut visitor);
-    visitor.result
-}
-
-/// Up to [`Staged::CAPACITY`] bytes of text on the stack; writing more is an error.
-struct Staged {
-    bytes: [u8; Self::CAPACITY],
-    len: usize,
-}
-
-impl Staged {
-    /// Enough for the request span's fields (method, route, request id, `sub`).
-    const CAPACITY: usize = 256;
-
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are copied in, so the bytes are UTF-8.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
-    }
-}
-
-impl Default for Staged {
-    fn default() -> Self {
-        Self {
-            bytes: [0; Self::CAPACITY],
-            len: 0,
-        }
-    }
-}
-
-impl fmt::Write for Staged {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let end = self.len + text.len();
-        let room = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        room.copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        write_staged(writer, |writer| {
+            let mut visitor = PlainVisitor {
+                writer,
+                first: true,
+                result: Ok(()),
+            };
+            fields.record(&mut visitor);
+            visitor.result
+        })
     }
 }
 
@@ -327,7 +291,7 @@ mod tests {
 
     #[test]
     fn fields_longer_than_the_stage_are_written_whole() {
-        let long = "a".repeat(Staged::CAPACITY * 2);
+        let long = "a".repeat(1_000);
         let line = line_of(|| tracing::info!(long = long.as_str(), n = 1_u8, "long"));
         assert_eq!(line, format!("long long=\"{long}\" n=1\n"));
     }

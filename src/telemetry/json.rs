@@ -1,0 +1,302 @@
+//! The JSON format: one object per line, `{"timestamp":"…","level":"INFO","message":"request
+//! served","status":200,"latency_ms":0.21,"span":{"name":"http_request","method":"GET",…}}`: the
+//! event's fields at the top level, the fields of the span it is in under `span`.
+//!
+//! The same object tracing-subscriber's JSON format writes with `flatten_event` and
+//! `with_current_span`, written the short way: that one keeps each span's fields as a JSON object in
+//! text and parses it back for every line logged inside the span, so an access line cost more than
+//! the rest of the request. Here a span's fields are kept as a fragment (`,"method":"GET",…`) that
+//! each line copies as it is.
+
+use std::fmt::{self, Write as _};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::staged::write_staged;
+use super::timestamp::Rfc3339Micros;
+
+/// Writes each event as one JSON object on a line of its own (RFC 8259).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct JsonLine;
+
+impl<S> FormatEvent<S, JsonFields> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        writer.write_str("{\"timestamp\":\"")?;
+        Rfc3339Micros.format_time(&mut writer)?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(level_name(*event.metadata().level()))?;
+        writer.write_char('"')?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        // The span the event is in (the innermost), as tracing-subscriber's `with_current_span`.
+        if let Some(span) = ctx.event_scope().and_then(|mut scope| scope.next()) {
+            writer.write_str(",\"span\":{\"name\":")?;
+            write_json_string(&mut writer, span.name())?;
+            if let Some(fields) = span.extensions().get::<FormattedFields<JsonFields>>() {
+                writer.write_str(fields)?;
+            }
+            writer.write_char('}')?;
+        }
+        writer.write_str("}\n")
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => "TRACE",
+        Level::DEBUG => "DEBUG",
+        Level::INFO => "INFO",
+        Level::WARN => "WARN",
+        Level::ERROR => "ERROR",
+    }
+}
+
+/// Formats fields as JSON members, each after a comma: `,"message":"…","status":200`. Numbers and
+/// booleans are JSON numbers and booleans (a float that is not finite is `null`); everything else is
+/// a string, `{:?}`-formatted unless it is a `&str` or `%`-formatted.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct JsonFields;
+
+impl<'writer> FormatFields<'writer> for JsonFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        write_staged(writer, |writer| {
+            let mut visitor = JsonVisitor {
+                writer,
+                result: Ok(()),
+            };
+            fields.record(&mut visitor);
+            visitor.result
+        })
+    }
+
+    /// Fields recorded later (the request span's `sub`) are more members: appended, with their commas.
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        self.format_fields(current.as_writer(), fields)
+    }
+}
+
+/// Writes each field it visits as `,"name":value`.
+struct JsonVisitor<'writer> {
+    writer: Writer<'writer>,
+    /// The first error met; the fields after it are skipped.
+    result: fmt::Result,
+}
+
+impl JsonVisitor<'_> {
+    fn member(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        let writer = &mut self.writer;
+        self.result = (|| {
+            writer.write_char(',')?;
+            write_json_string(writer, field.name())?;
+            writer.write_char(':')?;
+            value(writer)
+        })();
+    }
+}
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.member(field, |writer| write_json_string(writer, value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.member(field, |writer| {
+            writer.write_str(itoa::Buffer::new().format(value))
+        });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.member(field, |writer| {
+            writer.write_str(itoa::Buffer::new().format(value))
+        });
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.member(field, |writer| {
+            if value.is_finite() {
+                writer.write_str(ryu::Buffer::new().format_finite(value))
+            } else {
+                writer.write_str("null")
+            }
+        });
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.member(field, |writer| {
+            writer.write_str(if value { "true" } else { "false" })
+        });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // The message and `%`-formatted fields: their text, escaped as it is written.
+        self.member(field, |writer| {
+            writer.write_char('"')?;
+            write!(JsonEscape(writer), "{value:?}")?;
+            writer.write_char('"')
+        });
+    }
+}
+
+/// `text` as a JSON string, quoted and escaped.
+fn write_json_string(writer: &mut Writer<'_>, text: &str) -> fmt::Result {
+    writer.write_char('"')?;
+    JsonEscape(writer).write_str(text)?;
+    writer.write_char('"')
+}
+
+/// Writes text escaped for the inside of a JSON string (RFC 8259 §7): `"`, `\` and the control
+/// characters U+0000 to U+001F, the ones a JSON string cannot hold as they are.
+struct JsonEscape<'a, 'w>(&'a mut Writer<'w>);
+
+impl fmt::Write for JsonEscape<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut rest = text;
+        while let Some(at) = rest
+            .bytes()
+            .position(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
+        {
+            self.0.write_str(&rest[..at])?;
+            match rest.as_bytes()[at] {
+                b'"' => self.0.write_str("\\\"")?,
+                b'\\' => self.0.write_str("\\\\")?,
+                b'\n' => self.0.write_str("\\n")?,
+                b'\r' => self.0.write_str("\\r")?,
+                b'\t' => self.0.write_str("\\t")?,
+                control => write!(self.0, "\\u{control:04x}")?,
+            }
+            rest = &rest[at + 1..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{Value, json};
+    use tracing_subscriber::fmt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// The lines `log` writes through [`JsonLine`] and [`JsonFields`], parsed, without their
+    /// timestamps (checked to be there).
+    fn lines_of(log: impl FnOnce()) -> Vec<Value> {
+        let captured = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let captured = captured.clone();
+            move || Captured(captured.clone())
+        };
+        let layer = fmt::layer()
+            .with_writer(writer)
+            .with_ansi(false)
+            .fmt_fields(JsonFields)
+            .event_format(JsonLine);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
+        let text = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| {
+                let mut value: Value = serde_json::from_str(line).unwrap();
+                let timestamp = value["timestamp"].take();
+                assert!(
+                    timestamp.as_str().is_some_and(|at| at.ends_with('Z')),
+                    "{line}"
+                );
+                value.as_object_mut().unwrap().remove("timestamp");
+                value
+            })
+            .collect()
+    }
+
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_kind_of_field_becomes_its_json_type() {
+        let lines = lines_of(|| {
+            tracing::warn!(
+                status = 200_u16,
+                delta = -3_i64,
+                ratio = 0.125_f64,
+                nan = f64::NAN,
+                ok = true,
+                shown = %"as is",
+                debugged = ?Some("x"),
+                "served {}",
+                7
+            );
+        });
+        assert_eq!(
+            lines,
+            [json!({
+                "level": "WARN", "message": "served 7", "status": 200, "delta": -3, "ratio": 0.125,
+                "nan": null, "ok": true, "shown": "as is", "debugged": "Some(\"x\")",
+            })]
+        );
+    }
+
+    #[test]
+    fn a_line_carries_its_span_with_fields_recorded_later() {
+        let lines = lines_of(|| {
+            let span = tracing::info_span!(
+                "http_request",
+                path = "/api/{id}",
+                sub = tracing::field::Empty
+            );
+            let _entered = span.enter();
+            tracing::info!("before");
+            span.record("sub", "user-7");
+            tracing::info!(status = 200_u16, "request served");
+        });
+        assert_eq!(
+            lines,
+            [
+                json!({"level": "INFO", "message": "before",
+                       "span": {"name": "http_request", "path": "/api/{id}"}}),
+                json!({"level": "INFO", "message": "request served", "status": 200,
+                       "span": {"name": "http_request", "path": "/api/{id}", "sub": "user-7"}}),
+            ]
+        );
+    }
+
+    #[test]
+    fn text_with_quotes_backslashes_and_control_characters_stays_one_valid_line() {
+        let input = "a\"b\\c\r\n{\"level\":\"ERROR\"}\t\u{1}\u{1b}[31m é";
+        let lines = lines_of(|| tracing::info!(input, shown = %input, "{input}"));
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["input"], input);
+        assert_eq!(lines[0]["shown"], input);
+        assert_eq!(lines[0]["message"], input);
+    }
+}
