@@ -141,12 +141,14 @@ impl KeyStore {
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Arc<VerifyKey>, VerifyError> {
+        // The fetches are boxed: held inline, their futures (an HTTP call) would make this one, and
+        // every future that awaits it up to the handler's, kilobytes larger, copied on every request
+        // although nearly every request finds its key cached.
         let (keys, generation, fresh) = self.snapshot();
         let keys = match keys {
             Some(keys) if fresh => keys,
-            Some(stale) => self.revalidate(stale).await,
-            None => self
-                .refresh(generation, Reason::Expired)
+            Some(stale) => Box::pin(self.revalidate(stale)).await,
+            None => Box::pin(self.refresh(generation, Reason::Expired))
                 .await
                 .ok_or(VerifyError::KeysUnavailable)?,
         };
@@ -155,8 +157,7 @@ impl KeyStore {
                 if kid.is_some() && !matches!(self.inner.origin, Origin::Fixed) =>
             {
                 let (_, generation, _) = self.snapshot();
-                let keys = self
-                    .refresh(generation, Reason::UnknownKid)
+                let keys = Box::pin(self.refresh(generation, Reason::UnknownKid))
                     .await
                     .ok_or(VerifyError::KeysUnavailable)?;
                 Ok(keys.find(kid, alg)?)

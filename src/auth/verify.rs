@@ -283,7 +283,9 @@ impl Verifier {
             return Err(TokenError::TooLarge.into());
         }
         if !is_jwt_shaped(token) {
-            return self.verify_opaque(token).await;
+            // Boxed: introspection's future (an HTTP call, Redis) is kilobytes, and held inline it
+            // would be copied with this one on every request, JWTs included.
+            return Box::pin(self.verify_opaque(token)).await;
         }
         let digest = TokenCache::digest(token);
         let issuers = &self.inner.issuers;
