@@ -10,7 +10,6 @@
 
 use std::fmt::{self, Write as _};
 
-use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
@@ -18,7 +17,7 @@ use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::staged::write_staged;
+use super::fields::{Syntax, write_fields};
 use super::timestamp::Rfc3339Micros;
 
 /// Writes each event as one JSON object on a line of its own (RFC 8259).
@@ -72,14 +71,7 @@ pub(super) struct JsonFields;
 
 impl<'writer> FormatFields<'writer> for JsonFields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        write_staged(writer, |writer| {
-            let mut visitor = JsonVisitor {
-                writer,
-                result: Ok(()),
-            };
-            fields.record(&mut visitor);
-            visitor.result
-        })
+        write_fields::<Self>(writer, &fields)
     }
 
     /// Fields recorded later (the request span's `sub`) are more members: appended, with their commas.
@@ -92,68 +84,29 @@ impl<'writer> FormatFields<'writer> for JsonFields {
     }
 }
 
-/// Writes each field it visits as `,"name":value`.
-struct JsonVisitor<'writer> {
-    writer: Writer<'writer>,
-    /// The first error met; the fields after it are skipped.
-    result: fmt::Result,
-}
-
-impl JsonVisitor<'_> {
-    fn member(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
-        if self.result.is_err() {
-            return;
-        }
-        let writer = &mut self.writer;
-        self.result = (|| {
-            writer.write_char(',')?;
-            write_json_string(writer, field.name())?;
-            writer.write_char(':')?;
-            value(writer)
-        })();
-    }
-}
-
-impl Visit for JsonVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.member(field, |writer| write_json_string(writer, value));
+impl Syntax for JsonFields {
+    /// `,"name":`, the comma even before the first: the fields follow the line's `level`, or start
+    /// the span's fragment that follows its `name`.
+    fn start(writer: &mut Writer<'_>, name: &str, _first: bool) -> fmt::Result {
+        writer.write_char(',')?;
+        write_json_string(writer, name)?;
+        writer.write_char(':')
     }
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field, |writer| {
-            writer.write_str(itoa::Buffer::new().format(value))
-        });
+    fn text(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+        write_json_string(writer, value)
     }
 
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field, |writer| {
-            writer.write_str(itoa::Buffer::new().format(value))
-        });
+    fn debug(writer: &mut Writer<'_>, value: &dyn fmt::Debug) -> fmt::Result {
+        // Escaped as it is written: no `String` in between.
+        writer.write_char('"')?;
+        write!(JsonEscape(writer), "{value:?}")?;
+        writer.write_char('"')
     }
 
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.member(field, |writer| {
-            if value.is_finite() {
-                writer.write_str(ryu::Buffer::new().format_finite(value))
-            } else {
-                writer.write_str("null")
-            }
-        });
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.member(field, |writer| {
-            writer.write_str(if value { "true" } else { "false" })
-        });
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        // The message and `%`-formatted fields: their text, escaped as it is written.
-        self.member(field, |writer| {
-            writer.write_char('"')?;
-            write!(JsonEscape(writer), "{value:?}")?;
-            writer.write_char('"')
-        });
+    /// JSON has no NaN or infinity.
+    fn non_finite(writer: &mut Writer<'_>, _: f64) -> fmt::Result {
+        writer.write_str("null")
     }
 }
 
@@ -192,29 +145,24 @@ impl fmt::Write for JsonEscape<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use serde_json::{Value, json};
     use tracing_subscriber::fmt;
     use tracing_subscriber::layer::SubscriberExt;
 
+    use super::super::captured::Captured;
     use super::*;
 
     /// The lines `log` writes through [`JsonLine`] and [`JsonFields`], parsed, without their
     /// timestamps (checked to be there).
     fn lines_of(log: impl FnOnce()) -> Vec<Value> {
-        let captured = Arc::new(Mutex::new(Vec::new()));
-        let writer = {
-            let captured = captured.clone();
-            move || Captured(captured.clone())
-        };
+        let captured = Captured::default();
         let layer = fmt::layer()
-            .with_writer(writer)
+            .with_writer(captured.clone())
             .with_ansi(false)
             .fmt_fields(JsonFields)
             .event_format(JsonLine);
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
-        let text = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         text.lines()
             .map(|line| {
                 let mut value: Value = serde_json::from_str(line).unwrap();
@@ -227,19 +175,6 @@ mod tests {
                 value
             })
             .collect()
-    }
-
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! Logging and metrics: a subscriber (pretty or JSON, `RUST_LOG` respected) writing to stdout from a
-//! background thread (`writer`); the request span `http_request{method, path, request_id, sub}` that every line
-//! logged while serving a request carries, and one access line per request ("request served", with
-//! `status` and `latency_ms`). Tokens and cookies are never logged.
+//! Logging and metrics: a subscriber (`RUST_LOG` respected) writing the pretty (`pretty.rs`) or JSON
+//! (`json.rs`) format to stdout from a background thread (`writer.rs`); the request span
+//! `http_request{method, path, request_id, sub}` that every line logged while serving a request
+//! carries, and one access line per request ("request served", with `status` and `latency_ms`).
+//! Tokens and cookies are never logged.
 
+#[cfg(test)]
+mod captured;
+mod fields;
+mod json;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 // The same recording calls, empty, so call sites need no `#[cfg]` of their own.
-mod json;
 #[cfg(not(feature = "metrics"))]
 #[path = "metrics_off.rs"]
 pub mod metrics;
@@ -193,7 +197,6 @@ impl<B> OnResponse<B> for RecordResponse {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
 
     use axum::Router;
     use axum::body::Body;
@@ -202,33 +205,8 @@ mod tests {
     use tower::ServiceExt;
     use tracing_subscriber::Registry;
 
+    use super::captured::Captured;
     use super::*;
-
-    /// Everything the subscriber writes, in one buffer.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn lines(&self) -> Vec<String> {
-            let bytes = self.0.lock().unwrap().clone();
-            String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .map(str::to_owned)
-                .collect()
-        }
-    }
 
     /// One request to `/things/42` with `x-request-id: trace-me`, through the shipped layers, whose
     /// handler records `sub` as the auth extractor does and logs a warning with client input in it.
@@ -257,10 +235,7 @@ mod tests {
     /// `RUST_LOG` set to `rust_log`.
     async fn lines_of_one_request(format: LogFormat, rust_log: Option<&str>) -> Vec<String> {
         let captured = Captured::default();
-        let writer = {
-            let captured = captured.clone();
-            move || captured.clone()
-        };
+        let writer = captured.clone();
         let registry = Registry::default().with(filter(rust_log));
         let _default = match format {
             LogFormat::Pretty => {

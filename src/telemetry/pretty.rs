@@ -10,7 +10,6 @@
 use std::fmt::{self, Write as _};
 
 use smallvec::SmallVec;
-use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
@@ -18,7 +17,7 @@ use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::staged::write_staged;
+use super::fields::{Syntax, write_fields};
 use super::timestamp::Rfc3339Micros;
 
 /// Writes each event as one line: timestamp, level, the names of the spans it is in, its fields, the
@@ -91,84 +90,34 @@ pub(super) struct PlainFields;
 
 impl<'writer> FormatFields<'writer> for PlainFields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        write_staged(writer, |writer| {
-            let mut visitor = PlainVisitor {
-                writer,
-                first: true,
-                result: Ok(()),
-            };
-            fields.record(&mut visitor);
-            visitor.result
-        })
+        write_fields::<Self>(writer, &fields)
     }
 }
 
-/// Writes each field it visits, a space before every one but the first.
-struct PlainVisitor<'writer> {
-    writer: Writer<'writer>,
-    /// No field written yet.
-    first: bool,
-    /// The first error met; the fields after it are skipped.
-    result: fmt::Result,
-}
-
-impl PlainVisitor<'_> {
-    /// Writes `name=` (after a space, unless it is the line's first field), then `value`.
-    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
-        if self.result.is_err() {
-            return;
+impl Syntax for PlainFields {
+    /// `name=`, after a space unless first; the message has no name.
+    fn start(writer: &mut Writer<'_>, name: &str, first: bool) -> fmt::Result {
+        if !first {
+            writer.write_char(' ')?;
         }
-        let writer = &mut self.writer;
-        let first = std::mem::replace(&mut self.first, false);
-        self.result = (|| {
-            if !first {
-                writer.write_char(' ')?;
-            }
-            if field.name() != "message" {
-                writer.write_str(field.name())?;
-                writer.write_char('=')?;
-            }
-            value(writer)
-        })();
-    }
-}
-
-impl Visit for PlainVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.field(field, |writer| write_quoted(writer, value));
+        if name != "message" {
+            writer.write_str(name)?;
+            writer.write_char('=')?;
+        }
+        Ok(())
     }
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, |writer| {
-            writer.write_str(itoa::Buffer::new().format(value))
-        });
+    fn text(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+        write_quoted(writer, value)
     }
 
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, |writer| {
-            writer.write_str(itoa::Buffer::new().format(value))
-        });
+    /// The message and `%`-formatted fields write their `Display` text unquoted.
+    fn debug(writer: &mut Writer<'_>, value: &dyn fmt::Debug) -> fmt::Result {
+        write!(EscapeControls(writer), "{value:?}")
     }
 
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, |writer| {
-            if value.is_finite() {
-                writer.write_str(ryu::Buffer::new().format_finite(value))
-            } else {
-                write!(writer, "{value}")
-            }
-        });
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.field(field, |writer| {
-            writer.write_str(if value { "true" } else { "false" })
-        });
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        // The message, and every `%`-formatted field, whose `Display` text is written unquoted.
-        self.field(field, |writer| write!(EscapeControls(writer), "{value:?}"));
+    fn non_finite(writer: &mut Writer<'_>, value: f64) -> fmt::Result {
+        write!(writer, "{value}")
     }
 }
 
@@ -207,23 +156,18 @@ impl fmt::Write for EscapeControls<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tracing_subscriber::fmt;
     use tracing_subscriber::layer::SubscriberExt;
 
+    use super::super::captured::Captured;
     use super::*;
 
     /// The line `log` writes through a subscriber whose only formatting is [`PlainFields`]: no time,
     /// level or target, the span's fields after the event's.
     fn line_of(log: impl FnOnce()) -> String {
-        let captured = Arc::new(Mutex::new(Vec::new()));
-        let writer = {
-            let captured = captured.clone();
-            move || Captured(captured.clone())
-        };
+        let captured = Captured::default();
         let layer = fmt::layer()
-            .with_writer(writer)
+            .with_writer(captured.clone())
             .with_ansi(false)
             .without_time()
             .with_level(false)
@@ -231,21 +175,7 @@ mod tests {
             .compact()
             .fmt_fields(PlainFields);
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
-        let bytes = captured.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
-
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        captured.text()
     }
 
     #[test]
