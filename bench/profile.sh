@@ -7,9 +7,9 @@
 # It starts the server under callgrind, sends 300 requests to warm it up, zeroes the counters, sends
 # REQUESTS more on one keep-alive connection and prints the instructions per request. The profile is
 # left in bench/results/callgrind.SERVER (read it with `callgrind_annotate --inclusive=yes`).
-# LOGS=warn (default) runs protected-api with RUST_LOG=warn, so its request span is built but its log
-# line filtered out; LOGS=shipped leaves RUST_LOG unset, as shipped: one info line per request, written
-# to /dev/null (LOG_FORMAT=json in the environment picks the JSON format).
+# LOGS=shipped (the default) leaves RUST_LOG unset, as shipped: the request span and one info line per
+# request, written to /dev/null (LOG_FORMAT=json in the environment picks the JSON format); LOGS=warn
+# runs protected-api with RUST_LOG=warn, span and line filtered out.
 # Needs the binaries bench/run.sh builds, valgrind and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ URL_PATH=${2:-/api/public}
 REQUESTS=${3:-2000}
 PEERS=$ROOT/bench/target/release
 BIN=${BIN:-$ROOT/target/release/protected-api}
-LOGS=${LOGS:-warn}
+LOGS=${LOGS:-shipped}
 SCRIPT=profile
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
