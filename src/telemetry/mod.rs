@@ -41,6 +41,10 @@ use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt};
 
 use crate::config::LogFormat;
 
+/// The access line's target, apart from the span's (`protected_api::telemetry`), so that
+/// `RUST_LOG=info,protected_api::access=warn` drops the line and keeps the span for other lines.
+pub const ACCESS_TARGET: &str = "protected_api::access";
+
 /// The filter when `RUST_LOG` is unset.
 const DEFAULT_FILTER: &str = "info,tower_http=warn";
 
@@ -188,6 +192,7 @@ pub struct RecordResponse;
 impl<B> OnResponse<B> for RecordResponse {
     fn on_response(self, response: &Response<B>, latency: Duration, _: &Span) {
         tracing::info!(
+            target: ACCESS_TARGET,
             status = response.status().as_u16(),
             latency_ms = in_milliseconds(latency),
             "request served"
@@ -327,6 +332,18 @@ mod tests {
         assert_eq!(lines.len(), 1, "{lines:#?}");
         // The request span is at `info`, so off too: the warning comes alone.
         assert!(lines[0].contains("  WARN odd input"), "{lines:#?}");
+    }
+
+    #[tokio::test]
+    async fn the_access_line_can_be_dropped_while_warnings_keep_the_request_span() {
+        let lines =
+            lines_of_one_request(LogFormat::Pretty, Some("info,protected_api::access=warn")).await;
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].contains("  WARN http_request: odd input")
+                && lines[0].ends_with(r#"request_id="trace-me" sub="user-7""#),
+            "{lines:#?}"
+        );
     }
 
     #[tokio::test]
