@@ -10,6 +10,8 @@
 
 use std::fmt::{self, Write as _};
 
+use smallvec::SmallVec;
+use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
@@ -74,14 +76,78 @@ impl<'writer> FormatFields<'writer> for JsonFields {
         write_fields::<Self>(writer, &fields)
     }
 
-    /// Fields recorded later (the request span's `sub`) are more members: appended, with their commas.
+    /// Fields recorded later (the request span's `sub`) are more members, appended. A field recorded
+    /// again replaces its member: two of one name would leave each reader to pick one (RFC 8259 §4).
     fn add_fields(
         &self,
         current: &'writer mut FormattedFields<Self>,
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
-        self.format_fields(current.as_writer(), fields)
+        // Formatted apart first: a value whose `Debug` fails leaves the span's fields as they were.
+        let mut added = String::new();
+        self.format_fields(Writer::new(&mut added), fields)?;
+        let mut names = Names::default();
+        fields.record(&mut names);
+        for name in names.0 {
+            remove_member(&mut current.fields, name);
+        }
+        current.fields.push_str(&added);
+        Ok(())
     }
+}
+
+/// The names of the fields a record holds.
+#[derive(Default)]
+struct Names(SmallVec<[&'static str; 4]>);
+
+impl Visit for Names {
+    fn record_debug(&mut self, field: &Field, _: &dyn fmt::Debug) {
+        self.0.push(field.name());
+    }
+}
+
+/// Removes the members named `name` from a fragment of members this format wrote
+/// (`,"method":"GET","sub":"a"`). Leaves it as it is if it does not read as such.
+fn remove_member(fragment: &mut String, name: &str) {
+    let mut quoted = String::new();
+    if write_json_string(&mut Writer::new(&mut quoted), name).is_err() {
+        return;
+    }
+    let mut at = 0;
+    while let Some(rest) = fragment.get(at..).filter(|rest| rest.starts_with(',')) {
+        // `,` then the name (a JSON string), `:`, the value.
+        let name_end = 1 + json_value_len(&rest[1..]);
+        let Some(value) = rest
+            .get(name_end..)
+            .and_then(|after| after.strip_prefix(':'))
+        else {
+            return;
+        };
+        let member_len = name_end + 1 + json_value_len(value);
+        if rest.get(1..name_end) == Some(quoted.as_str()) {
+            fragment.replace_range(at..at + member_len, "");
+        } else {
+            at += member_len;
+        }
+    }
+}
+
+/// The length of the JSON value `text` starts with, as this format writes them: a string (up to its
+/// closing quote, escapes skipped), or a number, `true`, `false` or `null` (up to the next comma).
+fn json_value_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return text.find(',').unwrap_or(text.len());
+    }
+    let mut at = 1;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    text.len()
 }
 
 impl Syntax for JsonFields {
@@ -155,14 +221,7 @@ mod tests {
     /// The lines `log` writes through [`JsonLine`] and [`JsonFields`], parsed, without their
     /// timestamps (checked to be there).
     fn lines_of(log: impl FnOnce()) -> Vec<Value> {
-        let captured = Captured::default();
-        let layer = fmt::layer()
-            .with_writer(captured.clone())
-            .with_ansi(false)
-            .fmt_fields(JsonFields)
-            .event_format(JsonLine);
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
-        let text = captured.text();
+        let text = text_of(log);
         text.lines()
             .map(|line| {
                 let mut value: Value = serde_json::from_str(line).unwrap();
@@ -175,6 +234,18 @@ mod tests {
                 value
             })
             .collect()
+    }
+
+    /// What `log` writes through [`JsonLine`] and [`JsonFields`], as written.
+    fn text_of(log: impl FnOnce()) -> String {
+        let captured = Captured::default();
+        let layer = fmt::layer()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .fmt_fields(JsonFields)
+            .event_format(JsonLine);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
+        captured.text()
     }
 
     #[test]
@@ -223,6 +294,50 @@ mod tests {
                        "span": {"name": "http_request", "path": "/api/{id}", "sub": "user-7"}}),
             ]
         );
+    }
+
+    #[test]
+    fn a_field_recorded_again_replaces_its_value() {
+        let record_twice = || {
+            let span = tracing::info_span!(
+                "http_request",
+                sub = tracing::field::Empty,
+                path = "/a,\"sub\":\\",
+                n = tracing::field::Empty
+            );
+            let _entered = span.enter();
+            span.record("sub", "first");
+            span.record("n", 1);
+            span.record("sub", "second,\"");
+            span.record("n", 2.5);
+            tracing::info!("served");
+        };
+        let text = text_of(record_twice);
+        assert_eq!(text.matches(r#","sub":"#).count(), 1, "{text}");
+        assert_eq!(text.matches(r#","n":"#).count(), 1, "{text}");
+        let lines = lines_of(record_twice);
+        assert_eq!(
+            lines[0]["span"],
+            json!({"name": "http_request", "path": "/a,\"sub\":\\", "sub": "second,\"", "n": 2.5})
+        );
+    }
+
+    #[test]
+    fn a_field_whose_value_fails_to_format_leaves_the_span_whole() {
+        struct Failing;
+        impl std::fmt::Debug for Failing {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("part")?;
+                Err(std::fmt::Error)
+            }
+        }
+        let lines = lines_of(|| {
+            let span = tracing::info_span!("http_request", bad = tracing::field::Empty);
+            let _entered = span.enter();
+            span.record("bad", tracing::field::debug(Failing));
+            tracing::info!("served");
+        });
+        assert_eq!(lines[0]["span"], json!({"name": "http_request"}));
     }
 
     #[test]

@@ -7,22 +7,29 @@ use std::fmt;
 use tracing_subscriber::fmt::format::Writer;
 
 /// Runs `format` over a buffer on the stack, then copies what it wrote to `writer` in one call.
-/// Text longer than the buffer is formatted again, straight into `writer`.
+/// Text longer than the buffer is formatted again, straight into `writer`; a `format` that fails
+/// writes nothing.
 pub(super) fn write_staged(
     mut writer: Writer<'_>,
     format: impl Fn(Writer<'_>) -> fmt::Result,
 ) -> fmt::Result {
     let mut staged = Staged::default();
-    if format(Writer::new(&mut staged)).is_ok() {
-        return writer.write_str(staged.as_str());
+    let result = format(Writer::new(&mut staged));
+    // Judged by the stage, not by `result`: a `Debug` that ignores a write error would otherwise
+    // leave a value cut short behind an `Ok`.
+    if staged.overflowed {
+        return format(writer);
     }
-    format(writer)
+    result?;
+    writer.write_str(staged.as_str())
 }
 
-/// Up to [`Staged::CAPACITY`] bytes of text on the stack; writing more is an error.
+/// Up to [`Staged::CAPACITY`] bytes of text on the stack. Writing more is an error, and so is every
+/// write after it.
 struct Staged {
     bytes: [u8; Self::CAPACITY],
     len: usize,
+    overflowed: bool,
 }
 
 impl Staged {
@@ -40,6 +47,7 @@ impl Default for Staged {
         Self {
             bytes: [0; Self::CAPACITY],
             len: 0,
+            overflowed: false,
         }
     }
 }
@@ -47,16 +55,46 @@ impl Default for Staged {
 impl fmt::Write for Staged {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         let end = self.len + text.len();
-        let room = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        room.copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
+        match self.bytes.get_mut(self.len..end) {
+            Some(room) if !self.overflowed => {
+                room.copy_from_slice(text.as_bytes());
+                self.len = end;
+                Ok(())
+            }
+            _ => {
+                self.overflowed = true;
+                Err(fmt::Error)
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_written_after_an_ignored_overflow_does_not_stand_for_the_value() {
+        let long = "B".repeat(Staged::CAPACITY + 44);
+        let mut out = String::new();
+        write_staged(Writer::new(&mut out), |mut writer| {
+            let _ignored = writer.write_str(&long);
+            writer.write_str("tail")
+        })
+        .unwrap();
+        assert_eq!(out, format!("{long}tail"));
+    }
+
+    #[test]
+    fn a_failed_format_writes_nothing() {
+        let mut out = String::new();
+        let result = write_staged(Writer::new(&mut out), |mut writer| {
+            writer.write_str("part")?;
+            Err(fmt::Error)
+        });
+        assert!(result.is_err());
+        assert_eq!(out, "");
+    }
 
     #[test]
     fn short_text_is_copied_whole_and_long_text_written_straight() {
