@@ -55,7 +55,9 @@ struct FieldVisitor<'writer, S> {
 
 impl<S: Syntax> FieldVisitor<'_, S> {
     fn field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
-        if self.result.is_err() {
+        // `log.target`, `log.file` and the like: where a `log` crate record (reqwest's, rustls's)
+        // came from, which tracing-subscriber's formats leave out too.
+        if self.result.is_err() || field.name().starts_with("log.") {
             return;
         }
         let first = std::mem::replace(&mut self.first, false);

@@ -259,6 +259,7 @@ mod tests {
                 ok = true,
                 shown = %"as is",
                 debugged = ?Some("x"),
+                log.target = "reqwest::connect",
                 "served {}",
                 7
             );

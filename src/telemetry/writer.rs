@@ -150,7 +150,13 @@ impl Shared {
 
     /// The writer thread: waits for a batch, lets it gather, writes it; until the guard is dropped
     /// and everything is written.
-    fn write_batches(&self, mut out: impl Write) {
+    fn write_batches(&self, out: impl Write) {
+        // Set however this returns, so no thread waits for room from a writer that is gone.
+        let _done = WriterDone(self);
+        let mut out = Output {
+            out,
+            mid_line: false,
+        };
         let mut writing = Vec::with_capacity(BATCH_BYTES);
         let mut batch = self.lock();
         loop {
@@ -168,17 +174,66 @@ impl Shared {
                 self.room.notify_all();
             }
             drop(batch);
-            // A stdout that is gone has nowhere to report to: the lines are dropped.
-            let _ = out.write_all(&writing).and_then(|()| out.flush());
+            out.write_batch(&writing);
             writing.clear();
             if writing.capacity() > MAX_WAITING_BYTES {
                 writing.shrink_to(BATCH_BYTES); // after a burst
             }
             batch = self.lock();
         }
-        batch.writer_done = true;
-        self.room.notify_all();
     }
+}
+
+/// Marks the writer thread as stopped when dropped, and wakes everyone waiting on it.
+struct WriterDone<'a>(&'a Shared);
+
+impl Drop for WriterDone<'_> {
+    fn drop(&mut self) {
+        self.0.lock().writer_done = true;
+        self.0.room.notify_all();
+    }
+}
+
+/// Where the batches go, and whether the last one stopped inside a line.
+struct Output<W> {
+    out: W,
+    mid_line: bool,
+}
+
+impl<W: Write> Output<W> {
+    /// Writes `lines` whole: a short write goes on where it stopped, and an output that is full for
+    /// now (`WouldBlock`: a non-blocking pipe shared with a parent process) is waited for. Any other
+    /// error ends the batch: its lines are lost (a stdout that is gone has nowhere to report to),
+    /// and if one was cut, the next batch starts on a line of its own.
+    fn write_batch(&mut self, lines: &[u8]) {
+        if self.mid_line {
+            if write_all_patiently(&mut self.out, b"\n").is_err() {
+                return;
+            }
+            self.mid_line = false;
+        }
+        if let Err(written) = write_all_patiently(&mut self.out, lines) {
+            self.mid_line = written > 0 && lines.get(written - 1) != Some(&b'\n');
+        }
+        let _ = self.out.flush();
+    }
+}
+
+/// `Write::write_all`, waiting out `WouldBlock`. The error is how many bytes were written.
+fn write_all_patiently(out: &mut impl Write, bytes: &[u8]) -> Result<(), usize> {
+    let mut written = 0;
+    while let Some(rest) = bytes.get(written..).filter(|rest| !rest.is_empty()) {
+        match out.write(rest) {
+            Ok(0) => return Err(written),
+            Ok(count) => written += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return Err(written),
+        }
+    }
+    Ok(())
 }
 
 fn wait<'a>(condvar: &Condvar, batch: MutexGuard<'a, Batch>) -> MutexGuard<'a, Batch> {
@@ -318,6 +373,73 @@ mod tests {
         logger.join().unwrap();
         drop(guard);
         assert_eq!(out.text().lines().count(), 5_000, "a line was dropped");
+    }
+
+    /// An output that takes at most 7 bytes a call, answers `WouldBlock` every other call, and fails
+    /// outright for the calls listed in `fail_calls`.
+    struct Choppy {
+        written: Arc<Mutex<Vec<u8>>>,
+        calls: usize,
+        fail_calls: Vec<usize>,
+    }
+
+    impl Write for Choppy {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.fail_calls.contains(&self.calls) {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            if self.calls.is_multiple_of(2) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let count = bytes.len().min(7);
+            self.written
+                .lock()
+                .unwrap()
+                .extend_from_slice(&bytes[..count]);
+            Ok(count)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn short_writes_and_a_full_pipe_still_write_every_line_whole() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let mut output = Output {
+            out: Choppy {
+                written: written.clone(),
+                calls: 0,
+                fail_calls: vec![],
+            },
+            mid_line: false,
+        };
+        let lines: String = (0..50).map(|n| format!("line {n}\n")).collect();
+        output.write_batch(lines.as_bytes());
+        assert_eq!(
+            String::from_utf8(written.lock().unwrap().clone()).unwrap(),
+            lines
+        );
+    }
+
+    #[test]
+    fn after_a_failed_write_the_next_batch_starts_on_a_line_of_its_own() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let mut output = Output {
+            // Call 3 fails: after "first l" (call 1; call 2 is a WouldBlock), inside the line.
+            out: Choppy {
+                written: written.clone(),
+                calls: 0,
+                fail_calls: vec![3],
+            },
+            mid_line: false,
+        };
+        output.write_batch(b"first line\nsecond line\n");
+        output.write_batch(b"third line\n");
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "first l\nthird line\n");
     }
 
     #[test]
