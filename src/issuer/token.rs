@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::state::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
-use crate::auth::dpop::{CheckedProof, proof_header};
+use crate::auth::dpop::{CheckedProof, Principal, proof_header};
 use crate::auth::{ProofError, pkce_challenge};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::FormOrJson;
@@ -191,8 +191,8 @@ impl IntoResponse for OAuthError {
 }
 
 /// A proof the token endpoint refuses (RFC 9449 §5): `invalid_dpop_proof`, a token endpoint error, so
-/// 400 (RFC 6749 §5.2). A full replay store is no fault of the client's: 503, try again; a key over
-/// its proof quota is 429 until its window ends.
+/// 400 (RFC 6749 §5.2). A full replay store is no fault of the client's: 503, try again; a key or a
+/// principal over its proof quota is 429 until its window ends.
 impl From<ProofError> for OAuthError {
     fn from(error: ProofError) -> Self {
         match error {
@@ -205,8 +205,10 @@ impl From<ProofError> for OAuthError {
                 busy.retry_after = Some(1);
                 busy
             }
-            // The same answer as the API's (RFC 6585 §4): this key sent too many proofs, not a bad one.
-            ProofError::KeyOverQuota { retry_after } => {
+            // The same answer as the API's (RFC 6585 §4): this key, or this principal over all its
+            // keys, sent too many proofs, not a bad one.
+            ProofError::KeyOverQuota { retry_after }
+            | ProofError::SubjectOverQuota { retry_after } => {
                 let mut slow_down = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_requests",
@@ -536,7 +538,12 @@ async fn issue(
     binding: Option<&CheckedProof>,
 ) -> Result<Response, OAuthError> {
     if let Some(proof) = binding {
-        state.dpop.remember(proof).await?;
+        // Counted against the principal the token is issued to, as its requests to the API will be.
+        let principal = Principal {
+            issuer: state.issuer.issuer(),
+            sub: Some(&grant.sub),
+        };
+        state.dpop.remember(proof, principal).await?;
         grant
             .extra
             .insert("cnf".into(), json!({ "jkt": proof.jkt }));

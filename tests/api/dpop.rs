@@ -10,12 +10,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::join_all;
 use jsonwebtoken::get_current_timestamp;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use protected_api::auth::dpop::access_token_hash;
+use protected_api::auth::dpop::{ProofQuotas, access_token_hash};
 use protected_api::auth::{Claims, DpopVerifier, Verifier};
 use protected_api::testing::TestKey;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_invalid_token, www_authenticate};
+use crate::helpers::{TestApp, TestAppBuilder, assert_invalid_token, www_authenticate};
 
 /// A client holding a P-256 key: it makes DPoP proofs, and tokens get bound to its key.
 struct Client {
@@ -45,6 +45,15 @@ impl Client {
         app.idp()
             .token()
             .scope("read:messages")
+            .claim("cnf", json!({ "jkt": self.jkt() }))
+            .sign()
+    }
+
+    /// A token from `app`'s IdP for the subject `sub`, bound to this client's key.
+    fn bound_token_of(&self, app: &TestApp, sub: &str) -> String {
+        app.idp()
+            .token()
+            .subject(sub)
             .claim("cnf", json!({ "jkt": self.jkt() }))
             .sign()
     }
@@ -687,8 +696,8 @@ async fn the_openapi_description_explains_how_to_call_with_dpop() {
     assert!(user.contains("DPoP-bound access token"), "{user}");
 }
 
-/// The state of a route whose DPoP verifier has a small per-key quota: filled in once the app is up,
-/// since the verifier needs the app's PUBLIC_URL.
+/// The state of a route whose DPoP verifier has small quotas: filled in once the app is up, since
+/// the verifier needs the app's PUBLIC_URL.
 #[derive(Clone, Default)]
 struct QuotaState(std::sync::Arc<std::sync::OnceLock<(Verifier, DpopVerifier)>>);
 
@@ -704,16 +713,43 @@ impl FromRef<QuotaState> for DpopVerifier {
     }
 }
 
+/// The app `builder` makes, whose `/api/quota` checks DPoP proofs with `quotas` instead of the
+/// service's.
+async fn app_with_quotas(builder: TestAppBuilder, quotas: ProofQuotas) -> TestApp {
+    let state = QuotaState::default();
+    let routes = Router::new()
+        .route("/api/quota", get(|_: Claims| async { "ok" }))
+        .with_state(state.clone());
+    let app = builder.routes(routes).spawn().await;
+    let verifier = DpopVerifier::with_quotas(&app.state.settings, quotas).unwrap();
+    assert!(state.0.set((app.state.verifier.clone(), verifier)).is_ok());
+    app
+}
+
+/// Asserts a 429 `too_many_requests` with a `Retry-After` within the proof window and a description
+/// containing `expected_description`.
+async fn assert_too_many_proofs(response: reqwest::Response, expected_description: &str) {
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=200).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests", "{body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains(expected_description), "{body}");
+}
+
 #[tokio::test]
 async fn a_key_over_its_proof_quota_gets_429_while_other_keys_keep_working() {
     const QUOTA: u32 = 5;
-    let quota = QuotaState::default();
-    let routes = Router::new()
-        .route("/api/quota", get(|_: Claims| async { "ok" }))
-        .with_state(quota.clone());
-    let app = TestApp::builder().routes(routes).spawn().await;
-    let verifier = DpopVerifier::with_key_quota(&app.state.settings, QUOTA).unwrap();
-    assert!(quota.0.set((app.state.verifier.clone(), verifier)).is_ok());
+    let quotas = ProofQuotas {
+        per_key: QUOTA,
+        ..ProofQuotas::default()
+    };
+    let app = app_with_quotas(TestApp::builder(), quotas).await;
     let (greedy, other) = (Client::new(), Client::with_key("other"));
     let (greedy_token, other_token) = (greedy.bound_token(&app), other.bound_token(&app));
     // The greedy client sends twice its quota at once: exactly the quota gets through.
@@ -726,22 +762,7 @@ async fn a_key_over_its_proof_quota_gets_429_while_other_keys_keep_working() {
     let ok = responses.iter().filter(|r| r.status() == 200).count();
     assert_eq!(ok, QUOTA as usize);
     for response in responses.into_iter().filter(|r| r.status() != 200) {
-        assert_eq!(response.status(), 429);
-        let retry_after: u64 = response.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((1..=200).contains(&retry_after), "{retry_after}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "too_many_requests", "{body}");
-        assert!(
-            body["error_description"]
-                .as_str()
-                .unwrap()
-                .contains("too many proofs for this key"),
-            "{body}"
-        );
+        assert_too_many_proofs(response, "too many proofs for this key").await;
     }
     // Another key is untouched by the first one's quota.
     let proof = other.proof(&app, "/api/quota", &other_token);
@@ -751,6 +772,93 @@ async fn a_key_over_its_proof_quota_gets_429_while_other_keys_keep_working() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn many_keys_of_one_subject_share_its_proof_quota_while_other_subjects_keep_working() {
+    const PER_SUBJECT: u32 = 6;
+    const KEYS: u32 = 4;
+    // Each key alone stays within its own quota; together they send twice the subject's.
+    let quotas = ProofQuotas {
+        per_key: PER_SUBJECT,
+        per_subject: PER_SUBJECT,
+    };
+    let app = app_with_quotas(TestApp::builder(), quotas).await;
+    let bound = |client: &Client, sub: &str| client.bound_token_of(&app, sub);
+    let keys: Vec<(Client, String)> = (0..KEYS)
+        .map(|n| {
+            let client = Client::with_key(&format!("mallory-{n}"));
+            let token = bound(&client, "mallory");
+            (client, token)
+        })
+        .collect();
+    let requests = keys
+        .iter()
+        .flat_map(|(client, token)| (0..2 * PER_SUBJECT / KEYS + 1).map(move |_| (client, token)));
+    let responses = join_all(requests.map(|(client, token)| {
+        let proof = client.proof(&app, "/api/quota", token);
+        let app = &app;
+        async move { dpop_get(app, "/api/quota", token, &proof).await }
+    }))
+    .await;
+    assert!(responses.len() >= 2 * PER_SUBJECT as usize);
+    let ok = responses.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(
+        ok, PER_SUBJECT as usize,
+        "the subject's quota, over all its keys"
+    );
+    for response in responses.into_iter().filter(|r| r.status() != 200) {
+        assert_too_many_proofs(response, "too many proofs for this subject").await;
+    }
+    // Another subject is untouched, even with a key the first one used.
+    for client in [&keys[0].0, &Client::with_key("alice")] {
+        let token = bound(client, "alice");
+        let proof = client.proof(&app, "/api/quota", &token);
+        let response = dpop_get(&app, "/api/quota", &token, &proof).await;
+        assert_eq!(response.status(), 200);
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn with_replicas_sharing_redis_the_subject_quota_holds_and_refused_proofs_are_not_recorded() {
+    let Some(redis) = crate::redis_cache::RedisServer::start() else {
+        return;
+    };
+    let quotas = ProofQuotas {
+        per_key: 3,
+        per_subject: 3,
+    };
+    let with_redis = TestApp::builder().extra(&[("CACHE_URL", &redis.url())]);
+    let first = app_with_quotas(with_redis, quotas).await;
+    let second = app_with_quotas(TestApp::builder().replica_of(&first), quotas).await;
+    // Two keys of one subject, three proofs each, at once: the subject's three get through.
+    let keys = [Client::with_key("mallory-0"), Client::with_key("mallory-1")];
+    let mut sent = Vec::new();
+    for client in &keys {
+        let token = client.bound_token_of(&first, "mallory");
+        for _ in 0..3 {
+            sent.push((client.proof(&first, "/api/quota", &token), token.clone()));
+        }
+    }
+    let responses = join_all(
+        sent.iter()
+            .map(|(proof, token)| async { dpop_get(&first, "/api/quota", token, proof).await }),
+    )
+    .await;
+    let mut refused = Vec::new();
+    for (response, proof) in responses.into_iter().zip(&sent) {
+        if response.status() != 200 {
+            assert_too_many_proofs(response, "too many proofs for this subject").await;
+            refused.push(proof);
+        }
+    }
+    assert_eq!(refused.len(), 3);
+    // A refused proof was never written to Redis: unused, another replica takes it.
+    for (proof, token) in refused {
+        let response = dpop_get(&second, "/api/quota", token, proof).await;
+        assert_eq!(response.status(), 200);
+    }
 }
 
 #[tokio::test]
