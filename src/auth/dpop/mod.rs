@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, Method};
 use jsonwebtoken::get_current_timestamp;
+use url::Url;
 
 pub(crate) use self::binding::{KeyBinding, bound_key};
 pub(crate) use self::proof::CheckedProof;
@@ -150,12 +151,30 @@ impl DpopVerifier {
         path: &str,
         access_token: Option<&str>,
     ) -> Result<CheckedProof, ProofError> {
-        let url = htu::request_url(&self.0.public_base, path).ok_or(ProofError::UrlMismatch)?;
+        let url = self.request_url(path).ok_or(ProofError::UrlMismatch)?;
+        self.check_at(proof, method, &[url], access_token)
+    }
+
+    /// The URL a request for `path` arrived at, as a proof's `htu` must name it: PUBLIC_URL and the
+    /// path. `None` for a path with dot segments, which no proof may name.
+    pub(crate) fn request_url(&self, path: &str) -> Option<Url> {
+        htu::request_url(&self.0.public_base, path)
+    }
+
+    /// As [`Self::check`], for a request that clients may name by any of `urls` (`htu`): an endpoint
+    /// advertised under another origin than PUBLIC_URL, as the local issuer's token endpoint is.
+    pub(crate) fn check_at(
+        &self,
+        proof: &str,
+        method: &Method,
+        urls: &[Url],
+        access_token: Option<&str>,
+    ) -> Result<CheckedProof, ProofError> {
         proof::check(
             proof,
             &Expected {
                 method: method.as_str(),
-                url: &url,
+                urls,
                 access_token,
                 now: get_current_timestamp(),
                 leeway: self.0.leeway,
