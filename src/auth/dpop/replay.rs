@@ -105,9 +105,7 @@ impl Principal<'_> {
 
 /// The first 16 bytes of a SHA-256 digest.
 fn prefix(digest: &[u8]) -> [u8; 16] {
-    let mut prefix = [0u8; 16];
-    prefix.copy_from_slice(&digest[..16]);
-    prefix
+    digest.first_chunk().copied().unwrap_or_default()
 }
 
 /// The proofs seen within the window, in this process and, when configured, in Redis.
