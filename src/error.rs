@@ -126,12 +126,13 @@ impl From<VerifyError> for ApiError {
 }
 
 /// A refused proof is 401 `invalid_dpop_proof`; a replay store that is full is a 503 to retry; a
-/// key over its quota is a 429 for that client alone.
+/// key or a principal over its quota is a 429 for that client alone.
 impl From<ProofError> for ApiError {
     fn from(error: ProofError) -> Self {
         match error {
             ProofError::StoreFull => Self::Busy { retry_after: 1 },
-            ProofError::KeyOverQuota { retry_after } => Self::TooManyRequests {
+            ProofError::KeyOverQuota { retry_after }
+            | ProofError::SubjectOverQuota { retry_after } => Self::TooManyRequests {
                 description: error.to_string(),
                 retry_after,
             },
@@ -512,10 +513,12 @@ mod tests {
     }
 
     #[test]
-    fn a_key_over_its_proof_quota_is_a_429_with_retry_after_under_either_scheme() {
+    fn a_key_or_principal_over_its_proof_quota_is_a_429_with_retry_after_under_either_scheme() {
         for error in [
             ApiError::from(ProofError::KeyOverQuota { retry_after: 42 }),
             ApiError::from(ProofError::KeyOverQuota { retry_after: 42 }).dpop(),
+            ApiError::from(ProofError::SubjectOverQuota { retry_after: 42 }),
+            ApiError::from(ProofError::SubjectOverQuota { retry_after: 42 }).dpop(),
         ] {
             let response = error.into_response();
             assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -42,8 +42,8 @@ use crate::state::AppState;
             (the URL under this server, no query), `iat`, a new `jti` and `ath` (base64url SHA-256 of \
             the token). Swagger UI cannot sign proofs: `protected-api dpop` prints one for curl. \
             Failures are 401 `invalid_dpop_proof` with a `DPoP` challenge listing the accepted `algs`; \
-            a key that sends more than 50,000 proofs within one proof window (91 s by default) gets 429 `too_many_requests` \
-            with `Retry-After` until its window ends."
+            a key that sends more than 50,000 proofs within one proof window (91 s by default), or a subject (issuer and `sub`) \
+            more than 100,000 with all its keys, gets 429 `too_many_requests` with `Retry-After` until its window ends."
     ),
     paths(
         api::public, api::private, api::private_scoped, api::admin, api::optional, api::profile, user::user,

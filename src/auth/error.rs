@@ -233,6 +233,14 @@ pub enum ProofError {
         /// Seconds until the key's count starts again.
         retry_after: u64,
     },
+    /// The bound token's principal (issuer and `sub`) recorded as many proofs in this window, over
+    /// all its keys, as one principal may ([`crate::auth::dpop::MAX_PROOFS_PER_SUBJECT`]): 429, other
+    /// principals are unaffected.
+    #[error("too many proofs for this subject; try again after Retry-After")]
+    SubjectOverQuota {
+        /// Seconds until the principal's count starts again.
+        retry_after: u64,
+    },
 }
 
 /// Why [`crate::auth::Verifier::verify`] did not return a verified token.

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::claims::{Claims, Verified};
 use super::credentials::{Credentials, credentials, id_token, request_token};
-use super::dpop::{DpopKey, DpopVerifier, bound_key};
+use super::dpop::{DpopKey, DpopVerifier, Principal, bound_key};
 use super::error::TokenError;
 use super::verify::Verifier;
 use crate::error::ApiError;
@@ -69,7 +69,8 @@ async fn bearer(
 
 /// A DPoP token and its proof (RFC 9449 §7.1): the proof checked (never cached), the token verified
 /// (cached as any other), the token's `cnf.jkt` equal to the proof key's thumbprint, and only then
-/// the proof's `jti` recorded, so only a holder of a valid bound token can fill the replay store.
+/// the proof's `jti` recorded, so only a holder of a valid bound token can fill the replay store,
+/// and only up to its key's and its principal's (issuer and `sub`) quotas.
 /// The path compared with `htu` is `parts.uri`'s as sent, dot segments refused rather than resolved;
 /// under `Router::nest` it lacks the nest prefix (see [`DpopVerifier`]).
 async fn proven(
@@ -86,7 +87,11 @@ async fn proven(
         Some(_) => return Err(TokenError::DpopKeyMismatch.into()),
         None => return Err(TokenError::NotDpopBound.into()),
     }
-    dpop.remember(&checked).await?;
+    let principal = Principal {
+        issuer: &verifier.spec_of(&verified).issuer,
+        sub: verified.sub(),
+    };
+    dpop.remember(&checked, principal).await?;
     Ok((verified, DpopKey(checked.jkt)))
 }
 

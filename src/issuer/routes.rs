@@ -47,7 +47,7 @@ pub async fn openid_configuration(State(state): State<IssuerState>) -> Json<Valu
     let mut metadata = json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "token_endpoint": format!("{issuer}/oauth/token"),
+        "token_endpoint": format!("{issuer}{}", token::TOKEN_PATH),
         "authorization_endpoint": format!("{issuer}/authorize"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "grant_types_supported": ["client_credentials", "password", "authorization_code", "implicit"],

@@ -15,12 +15,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use url::Url;
 use utoipa::ToSchema;
 
 use super::login::{IN_FLIGHT_RETRY, LoginRefused};
 use super::state::IssuerState;
 use super::{Grant, WEB_CLIENT_ID};
-use crate::auth::dpop::{CheckedProof, proof_header};
+use crate::auth::dpop::{CheckedProof, Principal, proof_header};
 use crate::auth::{ProofError, pkce_challenge};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::FormOrJson;
@@ -66,8 +67,9 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
-/// Where the token endpoint is, under PUBLIC_URL: the `htu` of the proofs sent to it.
-const TOKEN_PATH: &str = "/oauth/token";
+/// Where the token endpoint is, under PUBLIC_URL where requests arrive and under `[LOCAL] ISSUER`
+/// where discovery advertises it: the path of the `htu` of the proofs sent to it.
+pub(super) const TOKEN_PATH: &str = "/oauth/token";
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -191,8 +193,8 @@ impl IntoResponse for OAuthError {
 }
 
 /// A proof the token endpoint refuses (RFC 9449 §5): `invalid_dpop_proof`, a token endpoint error, so
-/// 400 (RFC 6749 §5.2). A full replay store is no fault of the client's: 503, try again; a key over
-/// its proof quota is 429 until its window ends.
+/// 400 (RFC 6749 §5.2). A full replay store is no fault of the client's: 503, try again; a key or a
+/// principal over its proof quota is 429 until its window ends.
 impl From<ProofError> for OAuthError {
     fn from(error: ProofError) -> Self {
         match error {
@@ -205,8 +207,10 @@ impl From<ProofError> for OAuthError {
                 busy.retry_after = Some(1);
                 busy
             }
-            // The same answer as the API's (RFC 6585 §4): this key sent too many proofs, not a bad one.
-            ProofError::KeyOverQuota { retry_after } => {
+            // The same answer as the API's (RFC 6585 §4): this key, or this principal over all its
+            // keys, sent too many proofs, not a bad one.
+            ProofError::KeyOverQuota { retry_after }
+            | ProofError::SubjectOverQuota { retry_after } => {
                 let mut slow_down = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_requests",
@@ -265,7 +269,7 @@ pub(super) fn no_store() -> [(HeaderName, &'static str); 2] {
 /// access token is bound to the proof's key (`cnf.jkt`, `token_type` `DPoP`).
 #[utoipa::path(post, path = "/oauth/token", tag = "local issuer",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    params(("DPoP" = Option<String>, Header, description = "A DPoP proof (RFC 9449) for POST to this URL, without `ath`: the token is then bound to its key. `protected-api dpop --method POST --url …/oauth/token` makes one.")),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof (RFC 9449) for POST to this URL (or to the `token_endpoint` of discovery, under the issuer), without `ath`: the token is then bound to its key. `protected-api dpop --method POST --url …/oauth/token` makes one.")),
     responses(
         (status = 200, description = "Token issued", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof", body = ErrorBody),
@@ -325,10 +329,18 @@ fn proof_binding(
     let Some(proof) = proof_header(headers)? else {
         return Ok(None);
     };
-    Ok(Some(state.dpop.check(
+    // RFC 9449 §4.3 point 9: `htu` is the URL the request was sent to. A client that follows
+    // discovery sends it to `token_endpoint`, under `[LOCAL] ISSUER`; one told PUBLIC_URL sends it
+    // there. When the two differ, both name this endpoint, and nothing else does.
+    let advertised = Url::parse(&format!("{}{TOKEN_PATH}", state.issuer.issuer()));
+    let urls: Vec<Url> = [state.dpop.request_url(TOKEN_PATH), advertised.ok()]
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Some(state.dpop.check_at(
         proof,
         &Method::POST,
-        TOKEN_PATH,
+        &urls,
         None,
     )?))
 }
@@ -536,7 +548,12 @@ async fn issue(
     binding: Option<&CheckedProof>,
 ) -> Result<Response, OAuthError> {
     if let Some(proof) = binding {
-        state.dpop.remember(proof).await?;
+        // Counted against the principal the token is issued to, as its requests to the API will be.
+        let principal = Principal {
+            issuer: state.issuer.issuer(),
+            sub: Some(&grant.sub),
+        };
+        state.dpop.remember(proof, principal).await?;
         grant
             .extra
             .insert("cnf".into(), json!({ "jkt": proof.jkt }));

@@ -183,6 +183,47 @@ async fn a_bad_proof_at_the_token_endpoint_is_invalid_dpop_proof_and_issues_noth
 }
 
 #[tokio::test]
+async fn with_an_issuer_apart_from_public_url_a_proof_for_either_token_endpoint_url_binds() {
+    let app = TestApp::builder()
+        .local()
+        .extra(&[("LOCAL_ISSUER", "https://issuer.example.test")])
+        .spawn()
+        .await;
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
+    let advertised = discovery["token_endpoint"].as_str().unwrap();
+    assert_eq!(advertised, "https://issuer.example.test/oauth/token");
+    let key = ProofKey::generate().unwrap();
+    // Where discovery says the endpoint is, and where the request really arrives (PUBLIC_URL).
+    for url in [advertised, &app.url("/oauth/token")] {
+        let proof = key.proof("POST", url, None).unwrap();
+        let response = token_request(&app, &[&proof]).await;
+        assert_eq!(response.status(), 200, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "DPoP", "{url}: {body}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(part_of(token, 1)["cnf"]["jkt"], key.thumbprint(), "{url}");
+    }
+    // Any other URL is refused as before.
+    for url in [
+        "https://elsewhere.example.test/oauth/token",
+        "https://issuer.example.test/oauth/introspect",
+        "http://issuer.example.test/oauth/token",
+        &app.url("/oauth/introspect"),
+    ] {
+        let proof = key.proof("POST", url, None).unwrap();
+        let response = token_request(&app, &[&proof]).await;
+        assert_eq!(response.status(), 400, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_dpop_proof", "{url}: {body}");
+        assert_eq!(
+            body["error_description"], "DPoP proof htu does not match the request URL",
+            "{url}"
+        );
+        assert!(body.get("access_token").is_none(), "{url}");
+    }
+}
+
+#[tokio::test]
 async fn a_proof_sent_with_wrong_client_credentials_is_not_used_up() {
     // Only a grant that succeeds records the proof's jti: callers without credentials cannot fill
     // the replay store, nor burn the proofs of a client whose requests they see.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, Method};
 use jsonwebtoken::get_current_timestamp;
+use url::Url;
 
 pub(crate) use self::binding::{KeyBinding, bound_key};
 pub(crate) use self::proof::CheckedProof;
@@ -25,8 +26,8 @@ pub use self::proof::{
     MAX_PROOF_AGE_SECS, MAX_PROOF_BYTES, SUPPORTED_ALGORITHM_NAMES, SUPPORTED_ALGORITHMS,
     access_token_hash,
 };
-pub use self::replay::MAX_PROOFS_PER_KEY;
 use self::replay::ReplayStore;
+pub use self::replay::{MAX_PROOFS_PER_KEY, MAX_PROOFS_PER_SUBJECT, Principal, ProofQuotas};
 use super::error::ProofError;
 use crate::config::Settings;
 use crate::store::CacheUrlError;
@@ -91,15 +92,16 @@ impl DpopVerifier {
     /// # Errors
     /// When `[CACHE] URL` cannot be used by this binary.
     pub fn new(settings: &Settings) -> Result<Self, CacheUrlError> {
-        Self::with_key_quota(settings, MAX_PROOFS_PER_KEY)
+        Self::with_quotas(settings, ProofQuotas::default())
     }
 
-    /// As [`Self::new`], with at most `per_key` proofs recorded per proof key and window instead of
-    /// [`MAX_PROOFS_PER_KEY`] (tests use a small quota to reach it).
+    /// As [`Self::new`], recording at most `quotas` proofs per proof key and per principal in a
+    /// window instead of [`MAX_PROOFS_PER_KEY`] and [`MAX_PROOFS_PER_SUBJECT`] (tests use small
+    /// quotas to reach them).
     ///
     /// # Errors
     /// When `[CACHE] URL` cannot be used by this binary.
-    pub fn with_key_quota(settings: &Settings, per_key: u32) -> Result<Self, CacheUrlError> {
+    pub fn with_quotas(settings: &Settings, quotas: ProofQuotas) -> Result<Self, CacheUrlError> {
         let leeway = settings.auth.leeway.as_secs();
         // The longest a proof is accepted: `iat` up to a minute old, or up to the leeway ahead.
         let window = MAX_PROOF_AGE_SECS + leeway + 1;
@@ -107,7 +109,7 @@ impl DpopVerifier {
             mode: settings.auth.dpop,
             public_base: settings.server.public_base(),
             leeway,
-            replay: ReplayStore::new(window, settings.cache.url.as_ref(), per_key)?,
+            replay: ReplayStore::new(window, settings.cache.url.as_ref(), quotas)?,
         })))
     }
 
@@ -117,26 +119,27 @@ impl DpopVerifier {
     }
 
     /// Checks `proof` for a `method` request to `path` (under PUBLIC_URL), made with `access_token`
-    /// (`None` at a token endpoint, where `ath` is not asked for), then records its `jti`. Returns
-    /// the RFC 7638 SHA-256 thumbprint of the proof's key: what the token is, or is to be, bound to
-    /// (`cnf.jkt`).
-    ///
-    /// The local issuer's token endpoint calls it as
-    /// `verify_proof(proof, &Method::POST, "/oauth/token", None)`.
+    /// (`None` at a token endpoint, where `ath` is not asked for), then records its `jti`, counted
+    /// against `principal`: whom the token speaks for (or, at a token endpoint, is to be issued to).
+    /// Returns the RFC 7638 SHA-256 thumbprint of the proof's key: what the token is, or is to be,
+    /// bound to (`cnf.jkt`). The extractors do more: they record the `jti` only once the token is
+    /// verified and bound to that key, so that only a holder of a valid bound token fills the store.
     ///
     /// # Errors
     /// The first failed check (RFC 9449 §4.3), [`ProofError::Replayed`] for a proof seen before,
-    /// [`ProofError::KeyOverQuota`] when the proof's key sent too many proofs in this window,
-    /// [`ProofError::StoreFull`] when no more proofs can be remembered right now.
+    /// [`ProofError::KeyOverQuota`] or [`ProofError::SubjectOverQuota`] when the proof's key or
+    /// `principal` sent too many proofs in this window, [`ProofError::StoreFull`] when no more proofs
+    /// can be remembered right now.
     pub async fn verify_proof(
         &self,
         proof: &str,
         method: &Method,
         path: &str,
         access_token: Option<&str>,
+        principal: Principal<'_>,
     ) -> Result<String, ProofError> {
         let checked = self.check(proof, method, path, access_token)?;
-        self.remember(&checked).await?;
+        self.remember(&checked, principal).await?;
         Ok(checked.jkt)
     }
 
@@ -148,12 +151,30 @@ impl DpopVerifier {
         path: &str,
         access_token: Option<&str>,
     ) -> Result<CheckedProof, ProofError> {
-        let url = htu::request_url(&self.0.public_base, path).ok_or(ProofError::UrlMismatch)?;
+        let url = self.request_url(path).ok_or(ProofError::UrlMismatch)?;
+        self.check_at(proof, method, &[url], access_token)
+    }
+
+    /// The URL a request for `path` arrived at, as a proof's `htu` must name it: PUBLIC_URL and the
+    /// path. `None` for a path with dot segments, which no proof may name.
+    pub(crate) fn request_url(&self, path: &str) -> Option<Url> {
+        htu::request_url(&self.0.public_base, path)
+    }
+
+    /// As [`Self::check`], for a request that clients may name by any of `urls` (`htu`): an endpoint
+    /// advertised under another origin than PUBLIC_URL, as the local issuer's token endpoint is.
+    pub(crate) fn check_at(
+        &self,
+        proof: &str,
+        method: &Method,
+        urls: &[Url],
+        access_token: Option<&str>,
+    ) -> Result<CheckedProof, ProofError> {
         proof::check(
             proof,
             &Expected {
                 method: method.as_str(),
-                url: &url,
+                urls,
                 access_token,
                 now: get_current_timestamp(),
                 leeway: self.0.leeway,
@@ -161,15 +182,21 @@ impl DpopVerifier {
         )
     }
 
-    /// Records a checked proof's `jti`: the last step, once everything else about the request
-    /// passed, so only a caller holding a valid bound token can fill the store.
+    /// Records a checked proof's `jti`, counted against its key and against `principal`, whom the
+    /// token speaks for: the last step, once everything else about the request passed, so only a
+    /// caller holding a valid bound token can fill the store.
     ///
     /// # Errors
     /// As [`ReplayStore::first_use`].
-    pub(crate) async fn remember(&self, checked: &CheckedProof) -> Result<(), ProofError> {
+    pub(crate) async fn remember(
+        &self,
+        checked: &CheckedProof,
+        principal: Principal<'_>,
+    ) -> Result<(), ProofError> {
+        let now = get_current_timestamp();
         self.0
             .replay
-            .first_use(&checked.replay_key, &checked.jkt, get_current_timestamp())
+            .first_use(&checked.replay_key, &checked.jkt, principal, now)
             .await
     }
 }

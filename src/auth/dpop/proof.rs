@@ -56,8 +56,9 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 pub(crate) struct Expected<'a> {
     /// The request method, compared exactly (`htm`, point 8).
     pub(crate) method: &'a str,
-    /// The request URL, PUBLIC_URL and path (`htu`, point 9).
-    pub(crate) url: &'a Url,
+    /// The URLs the request may be named by (`htu`, point 9): PUBLIC_URL and path, and at the local
+    /// token endpoint also the URL its discovery document advertises.
+    pub(crate) urls: &'a [Url],
     /// The access token sent with the proof, whose hash `ath` must be (point 12); `None` at a token
     /// endpoint, where there is no access token yet.
     pub(crate) access_token: Option<&'a str>,
@@ -159,7 +160,11 @@ pub(crate) fn check(proof: &str, expected: &Expected<'_>) -> Result<CheckedProof
         return Err(ProofError::MethodMismatch);
     }
     // Point 9.
-    if !htu::matches(&claims.htu, expected.url) {
+    if !expected
+        .urls
+        .iter()
+        .any(|url| htu::matches(&claims.htu, url))
+    {
         return Err(ProofError::UrlMismatch);
     }
     // Point 11: fresh, within a short window. `as` saturates; a NaN cannot come out of JSON.
@@ -312,7 +317,7 @@ mod tests {
             proof,
             &Expected {
                 method: "GET",
-                url: &url,
+                urls: std::slice::from_ref(&url),
                 access_token: Some("the-token"),
                 now: NOW,
                 leeway: 30,
@@ -487,7 +492,7 @@ mod tests {
         let url = htu::request_url("https://api.example.com", "/oauth/token").unwrap();
         let expected = Expected {
             method: "POST",
-            url: &url,
+            urls: std::slice::from_ref(&url),
             access_token: None,
             now: NOW,
             leeway: 30,
