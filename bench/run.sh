@@ -25,7 +25,8 @@ LOGS=${LOGS:-shipped}
 DPOP_PROOFS_PER_SECOND=${DPOP_PROOFS_PER_SECOND:-30000}
 # The API refuses (429) a DPoP key's proofs past protected_api::auth::dpop::MAX_PROOFS_PER_KEY (50,000)
 # per replay window: the DPoP row spreads its proofs (warm-up and run) over enough keys, each with its
-# own bound token, that no key sends more than a tenth of that.
+# own bound token, that no key sends more than a tenth of that. Each token has its own subject, so the
+# per-subject quota (MAX_PROOFS_PER_SUBJECT, 100,000) is not reached either.
 DPOP_PROOFS_PER_KEY=5000
 DPOP_KEYS=$(( (DPOP_PROOFS_PER_SECOND * (DURATION + 1) + DPOP_PROOFS_PER_KEY - 1) / DPOP_PROOFS_PER_KEY ))
 SCRIPT=bench
