@@ -316,9 +316,10 @@ pub async fn token(
 
 /// The request's `DPoP` proof, whose key the token is to be bound to, once it passes the checks of
 /// RFC 9449 §4.3 for `POST /oauth/token` (without `ath`: there is no access token yet). Its `jti`
-/// is recorded by [`issue`], after the grant succeeded, so callers without credentials cannot fill
-/// the replay store. `None` without a proof, or when `[AUTH] DPOP = off`: the header is then
-/// ignored and the token is a Bearer token, as from a server that does not know DPoP (§5).
+/// is recorded by [`record_binding`] once the grant's credentials are checked, so callers without
+/// credentials cannot fill the replay store. `None` without a proof, or when `[AUTH] DPOP = off`:
+/// the header is then ignored and the token is a Bearer token, as from a server that does not know
+/// DPoP (§5).
 fn proof_binding(
     state: &IssuerState,
     headers: &HeaderMap,
@@ -369,6 +370,7 @@ async fn client_credentials(
         ttl: None,
         extra,
     };
+    record_binding(state, binding, &grant.sub).await?;
     issue(state, grant, None, binding).await
 }
 
@@ -415,6 +417,7 @@ async fn password(
     };
     let scopes = user_scopes(state, request.scope.as_deref())?;
     let grant = user_grant(&account, WEB_CLIENT_ID, scopes);
+    record_binding(state, binding, &grant.sub).await?;
     issue(state, grant, Some((&account, None)), binding).await
 }
 
@@ -447,6 +450,8 @@ async fn authorization_code(
             "code_verifier does not match the code_challenge",
         ));
     }
+    // Before the code is used up: a proof refused here (a replay, a quota) leaves the code usable.
+    record_binding(state, binding, &code.sub).await?;
     match state.accounts.use_code_once(&code.jti, code.exp).await {
         Ok(true) => {}
         Ok(false) => return Err(OAuthError::invalid_grant("the code was already used")),
@@ -537,10 +542,29 @@ pub(super) fn profile_claims(account: &Account) -> Map<String, Value> {
     claims
 }
 
+/// Records the `jti` of the request's binding proof, if any, against the principal the token is to
+/// be issued to, as its requests to the API will be: a replay, or a client over its quota, is refused
+/// here. Called once the grant's credentials have been checked (so callers without them cannot fill
+/// the replay store), and before anything is used up (an authorization code).
+async fn record_binding(
+    state: &IssuerState,
+    binding: Option<&CheckedProof>,
+    sub: &str,
+) -> Result<(), OAuthError> {
+    if let Some(proof) = binding {
+        let principal = Principal {
+            issuer: state.issuer.issuer(),
+            sub: Some(sub),
+        };
+        state.dpop.remember(proof, principal).await?;
+    }
+    Ok(())
+}
+
 /// Issues the access token in the configured format (and, for a person granted `openid`, an ID
-/// token, always a JWT) and answers. With a `binding` proof, whose `jti` is recorded first (a
-/// replay is refused here), the access token carries `cnf.jkt` and is of type `DPoP` (RFC 9449
-/// §5, §6.1); the ID token is never bound.
+/// token, always a JWT) and answers. With a `binding` proof (recorded by [`record_binding`]), the
+/// access token carries `cnf.jkt` and is of type `DPoP` (RFC 9449 §5, §6.1); the ID token is never
+/// bound.
 async fn issue(
     state: &IssuerState,
     mut grant: Grant,
@@ -548,12 +572,6 @@ async fn issue(
     binding: Option<&CheckedProof>,
 ) -> Result<Response, OAuthError> {
     if let Some(proof) = binding {
-        // Counted against the principal the token is issued to, as its requests to the API will be.
-        let principal = Principal {
-            issuer: state.issuer.issuer(),
-            sub: Some(&grant.sub),
-        };
-        state.dpop.remember(proof, principal).await?;
         grant
             .extra
             .insert("cnf".into(), json!({ "jkt": proof.jkt }));

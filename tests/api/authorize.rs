@@ -220,3 +220,72 @@ async fn the_login_page_refuses_bad_clients_redirects_and_forged_posts() {
             .contains("Invalid username or password")
     );
 }
+
+#[tokio::test]
+async fn a_code_exchange_refused_for_its_dpop_proof_leaves_the_code_usable() {
+    let app = TestApp::builder().local().spawn().await;
+    sign_up(&app, "fay", "correct horse battery").await;
+    let client = no_redirects();
+    let params = code_params(&app);
+    let redirect = authorize(
+        &app,
+        &client,
+        &as_refs(&params),
+        "fay",
+        "correct horse battery",
+    )
+    .await;
+    let location = url::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let key = protected_api::dpop_proof::ProofKey::generate().unwrap();
+    let token_url = app.url("/oauth/token");
+    let redirect_uri = format!("{}/docs/oauth2-redirect", app.base);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("client_id", WEB_CLIENT),
+        ("code_verifier", VERIFIER),
+    ];
+    let exchange_with = |proof: String| {
+        app.post("/oauth/token")
+            .header("DPoP", proof)
+            .form(&form)
+            .send()
+    };
+
+    // A proof already used (here by a first exchange that failed for another reason would do too):
+    // recorded by a password grant of the same account.
+    let used = key.proof("POST", &token_url, None).unwrap();
+    let password = app
+        .post("/oauth/token")
+        .header("DPoP", &used)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "fay"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(password.status(), 200);
+    let replayed = exchange_with(used).await.unwrap();
+    assert_eq!(replayed.status(), 400);
+    let body: Value = replayed.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+
+    let fresh = key.proof("POST", &token_url, None).unwrap();
+    let response = exchange_with(fresh).await.unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the code was used up by the refused exchange"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+}
