@@ -81,6 +81,8 @@ struct VerifiedToken {
     payload: Box<RawValue>,
     issuer: usize,
     sub: Option<Box<str>>,
+    /// `client_id`, else `azp`: whom a DPoP proof quota counts when there is no `sub`.
+    client: Option<Box<str>>,
     expires_at: u64,
     scopes: Grants,
     permissions: Grants,
@@ -107,6 +109,10 @@ impl Verified {
             payload,
             issuer,
             sub: claims.get("sub").and_then(Value::as_str).map(Box::from),
+            client: ["client_id", "azp"]
+                .into_iter()
+                .find_map(|name| claims.get(name).and_then(Value::as_str))
+                .map(Box::from),
             expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
             scopes,
             permissions: Grants::from_claim(permissions_claim.lookup(claims)),
@@ -136,6 +142,11 @@ impl Verified {
     /// `sub`, when present.
     pub fn sub(&self) -> Option<&str> {
         self.0.sub.as_deref()
+    }
+
+    /// The client the token was issued to: `client_id` (RFC 9068 §2.2), else `azp` (OpenID Connect).
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.client.as_deref()
     }
 
     /// `exp`, seconds since the epoch.
@@ -233,6 +244,20 @@ mod tests {
             &ClaimPath::new(scope_claim),
             &ClaimPath::new(permissions_claim),
         )
+    }
+
+    #[test]
+    fn the_client_is_client_id_else_azp() {
+        let client_id = verified(
+            json!({"client_id": "c1", "azp": "a1"}),
+            "scope",
+            "permissions",
+        );
+        assert_eq!(client_id.client_id(), Some("c1"));
+        let azp = verified(json!({"azp": "a1"}), "scope", "permissions");
+        assert_eq!(azp.client_id(), Some("a1"));
+        let neither = verified(json!({"client_id": 7}), "scope", "permissions");
+        assert_eq!(neither.client_id(), None);
     }
 
     #[test]

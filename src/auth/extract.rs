@@ -89,7 +89,7 @@ async fn proven(
     }
     let principal = Principal {
         issuer: &verifier.spec_of(&verified).issuer,
-        sub: verified.sub(),
+        sub: verified.sub().or_else(|| verified.client_id()),
     };
     dpop.remember(&checked, principal).await?;
     Ok((verified, DpopKey(checked.jkt)))

@@ -881,6 +881,50 @@ async fn with_replicas_sharing_redis_the_subject_quota_holds_and_refused_proofs_
 }
 
 #[tokio::test]
+async fn a_proof_replayed_at_another_replica_costs_its_owner_no_quota_there() {
+    let Some(redis) = crate::redis_cache::RedisServer::start() else {
+        return;
+    };
+    let quotas = ProofQuotas {
+        per_key: 3,
+        per_subject: 3,
+    };
+    let with_redis = TestApp::builder().extra(&[("CACHE_URL", &redis.url())]);
+    let first = app_with_quotas(with_redis, quotas).await;
+    let second = app_with_quotas(TestApp::builder().replica_of(&first), quotas).await;
+    let victim = Client::with_key("victim");
+    let token = victim.bound_token_of(&first, "victim");
+    // The victim's proofs, each seen by an attacker and replayed at the other replica at once.
+    for _ in 0..3 {
+        let proof = victim.proof(&first, "/api/quota", &token);
+        assert_eq!(
+            dpop_get(&first, "/api/quota", &token, &proof)
+                .await
+                .status(),
+            200
+        );
+        let replays = join_all(
+            (0..5).map(|_| async { dpop_get(&second, "/api/quota", &token, &proof).await }),
+        )
+        .await;
+        for replay in replays {
+            assert_eq!(replay.status(), 401);
+        }
+    }
+    // The replays were refused, and cost the victim nothing at the second replica: its whole quota
+    // is still there.
+    for _ in 0..3 {
+        let proof = victim.proof(&second, "/api/quota", &token);
+        assert_eq!(
+            dpop_get(&second, "/api/quota", &token, &proof)
+                .await
+                .status(),
+            200
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_certificate_bound_token_is_refused_since_no_certificate_is_checked_here() {
     let app = TestApp::builder().spawn().await;
     let client = Client::new();

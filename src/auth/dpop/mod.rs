@@ -124,6 +124,8 @@ impl DpopVerifier {
     /// Returns the RFC 7638 SHA-256 thumbprint of the proof's key: what the token is, or is to be,
     /// bound to (`cnf.jkt`). The extractors do more: they record the `jti` only once the token is
     /// verified and bound to that key, so that only a holder of a valid bound token fills the store.
+    /// Call this only once the caller is known (the token verified, a grant's credentials checked):
+    /// a proof recorded for an unchecked `principal` spends that principal's quota.
     ///
     /// # Errors
     /// The first failed check (RFC 9449 §4.3), [`ProofError::Replayed`] for a proof seen before,

@@ -5,8 +5,9 @@
 //! The in-process part is not a cache: a cache evicts under pressure, and a `jti` forgotten before
 //! its proof expires could be replayed. It keeps two generations of keys, each as long as the window:
 //! a key lives between one and two windows, and a full generation refuses new proofs (503) rather
-//! than forget a live one. Bound: [`MAX_PER_GENERATION`] keys of 16 bytes per generation, about
-//! 20 MiB for both when full.
+//! than forget a live one. Bound: [`MAX_PER_GENERATION`] keys of 16 bytes per generation; with the
+//! hash tables' spare room and the count maps below, some tens of MiB when full (an estimate, not
+//! measured), kept allocated after a flood.
 //!
 //! That cap is shared by every client, so no one client may come near it. Each proof key (`jkt`)
 //! may record at most [`MAX_PROOFS_PER_KEY`] proofs per generation, and each principal (the bound
@@ -80,26 +81,23 @@ impl Default for ProofQuotas {
 pub struct Principal<'a> {
     /// The issuer identifier (`iss`).
     pub issuer: &'a str,
-    /// `sub`. A token without one names no principal within its issuer, so all such tokens of one
-    /// issuer are counted together rather than not at all.
+    /// `sub`, else the client the token was issued to (RFC 9068 `client_id`, OIDC `azp`). A token
+    /// with neither names no principal: its proofs are counted per key only, so that one such
+    /// client cannot use up a quota every other one shares.
     pub sub: Option<&'a str>,
 }
 
 impl Principal<'_> {
     /// A 128-bit prefix of the SHA-256 of the issuer and `sub`, each length-prefixed so that no two
-    /// principals share an input.
-    fn digest(&self) -> [u8; 16] {
+    /// principals share an input; `None` without a `sub`.
+    fn digest(&self) -> Option<[u8; 16]> {
+        let sub = self.sub?;
         let mut context = Context::new(&SHA256);
-        for part in [Some(self.issuer), self.sub] {
-            match part {
-                Some(text) => {
-                    context.update(&(text.len() as u64 + 1).to_be_bytes());
-                    context.update(text.as_bytes());
-                }
-                None => context.update(&0u64.to_be_bytes()),
-            }
+        for part in [self.issuer, sub] {
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part.as_bytes());
         }
-        prefix(context.finish().as_ref())
+        Some(prefix(context.finish().as_ref()))
     }
 }
 
@@ -177,25 +175,49 @@ impl ReplayStore {
         principal: Principal<'_>,
         now: u64,
     ) -> Result<(), ProofError> {
-        self.first_use_here(key, jkt, principal, now)?;
+        let counted = self.first_use_here(key, jkt, principal, now)?;
         match &self.shared {
             Some(shared) => match shared.set_if_absent(key, self.window).await {
                 Some(true) | None => Ok(()),
-                Some(false) => Err(ProofError::Replayed),
+                Some(false) => {
+                    // Used at another replica: a replay, which must cost the key and the principal
+                    // nothing (an attacker who saw one request could otherwise replay it at every
+                    // replica to spend the victim's quotas). The proof stays in the local store, so
+                    // a second replay here is refused without asking Redis.
+                    self.uncount(counted);
+                    Err(ProofError::Replayed)
+                }
             },
             None => Ok(()),
         }
     }
 
+    /// Takes back the counts [`Self::first_use_here`] added for one proof, unless the generation they
+    /// were added to has ended since (its counts are gone with it).
+    fn uncount(&self, counted: Counted) {
+        let mut seen = self.local.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.started != counted.generation {
+            return;
+        }
+        if let Some(count) = seen.per_key.get_mut(&counted.key) {
+            *count = count.saturating_sub(1);
+        }
+        if let Some(subject) = counted.subject
+            && let Some(count) = seen.per_subject.get_mut(&subject)
+        {
+            *count = count.saturating_sub(1);
+        }
+    }
+
     /// The in-process half of [`Self::first_use`]: one short lock, no wait inside it. A proof it
-    /// refuses is counted nowhere.
+    /// refuses is counted nowhere; one it accepts is counted where the result says.
     fn first_use_here(
         &self,
         key: &[u8; 32],
         jkt: &str,
         principal: Principal<'_>,
         now: u64,
-    ) -> Result<(), ProofError> {
+    ) -> Result<Counted, ProofError> {
         let proof = prefix(key);
         let client = prefix(digest(&SHA256, jkt.as_bytes()).as_ref());
         let subject = principal.digest();
@@ -225,8 +247,9 @@ impl ReplayStore {
         if by_key >= self.quotas.per_key {
             return Err(ProofError::KeyOverQuota { retry_after });
         }
-        let by_subject = seen.per_subject.get(&subject).copied().unwrap_or(0);
-        if by_subject >= self.quotas.per_subject {
+        let by_subject =
+            subject.map(|subject| seen.per_subject.get(&subject).copied().unwrap_or(0));
+        if by_subject.is_some_and(|count| count >= self.quotas.per_subject) {
             return Err(ProofError::SubjectOverQuota { retry_after });
         }
         // The last resort, should many principals share the load.
@@ -235,9 +258,23 @@ impl ReplayStore {
         }
         seen.current.insert(proof);
         seen.per_key.insert(client, by_key + 1);
-        seen.per_subject.insert(subject, by_subject + 1);
-        Ok(())
+        if let (Some(subject), Some(count)) = (subject, by_subject) {
+            seen.per_subject.insert(subject, count + 1);
+        }
+        Ok(Counted {
+            generation: seen.started,
+            key: client,
+            subject,
+        })
     }
+}
+
+/// Where one accepted proof was counted: its generation, its key's digest, its principal's.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    generation: u64,
+    key: [u8; 16],
+    subject: Option<[u8; 16]>,
 }
 
 #[cfg(test)]
@@ -382,20 +419,58 @@ mod tests {
     }
 
     #[test]
-    fn principals_differ_by_issuer_and_sub_and_a_missing_sub_is_its_own() {
+    fn principals_differ_by_issuer_and_sub_and_without_a_sub_there_is_none() {
         let of = |issuer, sub| Principal { issuer, sub }.digest();
         let all = [
             of("https://a/", Some("b")),
-            of("https://a/b", None),
             of("https://a/b", Some("")),
-            of("https://a/", None),
             of("https://a", Some("/b")),
         ];
         for (i, one) in all.iter().enumerate() {
+            assert!(one.is_some());
             for other in &all[i + 1..] {
                 assert_ne!(one, other);
             }
         }
         assert_eq!(of("https://a/", Some("b")), all[0]);
+        assert_eq!(of("https://a/", None), None);
+    }
+
+    #[tokio::test]
+    async fn clients_without_a_principal_are_counted_by_key_only() {
+        let quotas = ProofQuotas {
+            per_key: 3,
+            per_subject: 2,
+        };
+        let store = ReplayStore::new(90, None, quotas).unwrap();
+        let nobody = Principal { sub: None, ..ALICE };
+        // Two such clients, three proofs each: over what one principal may record, yet each within
+        // its key's quota; neither takes anything from the other.
+        for n in 0..6 {
+            let jkt = if n % 2 == 0 { "jkt-a" } else { "jkt-b" };
+            assert_eq!(store.first_use(&key(n), jkt, nobody, 1_000).await, Ok(()));
+        }
+        assert_eq!(
+            store.first_use(&key(6), "jkt-a", nobody, 1_000).await,
+            Err(ProofError::KeyOverQuota { retry_after: 90 })
+        );
+    }
+
+    #[test]
+    fn counts_taken_back_leave_the_quotas_as_they_were_but_the_proof_known() {
+        let quotas = ProofQuotas {
+            per_key: 1,
+            per_subject: 1,
+        };
+        let store = ReplayStore::new(90, None, quotas).unwrap();
+        let counted = store
+            .first_use_here(&key(0), "jkt-a", ALICE, 1_000)
+            .unwrap();
+        store.uncount(counted);
+        assert_eq!(
+            store.first_use_here(&key(0), "jkt-a", ALICE, 1_000).err(),
+            Some(ProofError::Replayed)
+        );
+        assert!(store.first_use_here(&key(1), "jkt-a", ALICE, 1_000).is_ok());
     }
 }
