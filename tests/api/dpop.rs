@@ -880,6 +880,7 @@ async fn with_replicas_sharing_redis_the_subject_quota_holds_and_refused_proofs_
     }
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test]
 async fn a_proof_replayed_at_another_replica_costs_its_owner_no_quota_there() {
     let Some(redis) = crate::redis_cache::RedisServer::start() else {
