@@ -405,17 +405,26 @@ mod tests {
         }
     }
 
+    /// An [`Output`] over a [`Choppy`] that fails at `fail_calls`, and what it writes.
+    fn choppy_output(fail_calls: Vec<usize>) -> (Output<Choppy>, Arc<Mutex<Vec<u8>>>) {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let out = Choppy {
+            written: written.clone(),
+            calls: 0,
+            fail_calls,
+        };
+        (
+            Output {
+                out,
+                mid_line: false,
+            },
+            written,
+        )
+    }
+
     #[test]
     fn short_writes_and_a_full_pipe_still_write_every_line_whole() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let mut output = Output {
-            out: Choppy {
-                written: written.clone(),
-                calls: 0,
-                fail_calls: vec![],
-            },
-            mid_line: false,
-        };
+        let (mut output, written) = choppy_output(vec![]);
         let lines: String = (0..50).map(|n| format!("line {n}\n")).collect();
         output.write_batch(lines.as_bytes());
         assert_eq!(
@@ -426,16 +435,8 @@ mod tests {
 
     #[test]
     fn after_a_failed_write_the_next_batch_starts_on_a_line_of_its_own() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let mut output = Output {
-            // Call 3 fails: after "first l" (call 1; call 2 is a WouldBlock), inside the line.
-            out: Choppy {
-                written: written.clone(),
-                calls: 0,
-                fail_calls: vec![3],
-            },
-            mid_line: false,
-        };
+        // Call 3 fails: after "first l" (call 1; call 2 is a WouldBlock), inside the line.
+        let (mut output, written) = choppy_output(vec![3]);
         output.write_batch(b"first line\nsecond line\n");
         output.write_batch(b"third line\n");
         let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::flows::{authorize, no_redirects, sign_up};
+use crate::flows::{authorize, no_redirects, password_grant_request, sign_up};
 use crate::helpers::TestApp;
 
 /// The local issuer's client for Swagger UI and the browser session.
@@ -262,14 +262,8 @@ async fn a_code_exchange_refused_for_its_dpop_proof_leaves_the_code_usable() {
     // A proof already used (here by a first exchange that failed for another reason would do too):
     // recorded by a password grant of the same account.
     let used = key.proof("POST", &token_url, None).unwrap();
-    let password = app
-        .post("/oauth/token")
+    let password = password_grant_request(&app, "fay", "correct horse battery")
         .header("DPoP", &used)
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "fay"),
-            ("password", "correct horse battery"),
-        ])
         .send()
         .await
         .unwrap();

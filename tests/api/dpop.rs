@@ -745,6 +745,22 @@ async fn app_with_quotas(builder: TestAppBuilder, quotas: ProofQuotas) -> TestAp
     app
 }
 
+/// Two replicas sharing `redis`, each recording at most `quota` proofs per key and per subject.
+#[cfg(feature = "redis")]
+async fn replicas_with_quotas(
+    redis: &crate::redis_cache::RedisServer,
+    quota: u32,
+) -> (TestApp, TestApp) {
+    let quotas = ProofQuotas {
+        per_key: quota,
+        per_subject: quota,
+    };
+    let with_redis = TestApp::builder().extra(&[("CACHE_URL", &redis.url())]);
+    let first = app_with_quotas(with_redis, quotas).await;
+    let second = app_with_quotas(TestApp::builder().replica_of(&first), quotas).await;
+    (first, second)
+}
+
 /// Asserts a 429 `too_many_requests` with a `Retry-After` within the proof window and a description
 /// containing `expected_description`.
 async fn assert_too_many_proofs(response: reqwest::Response, expected_description: &str) {
@@ -844,13 +860,7 @@ async fn with_replicas_sharing_redis_the_subject_quota_holds_and_refused_proofs_
     let Some(redis) = crate::redis_cache::RedisServer::start() else {
         return;
     };
-    let quotas = ProofQuotas {
-        per_key: 3,
-        per_subject: 3,
-    };
-    let with_redis = TestApp::builder().extra(&[("CACHE_URL", &redis.url())]);
-    let first = app_with_quotas(with_redis, quotas).await;
-    let second = app_with_quotas(TestApp::builder().replica_of(&first), quotas).await;
+    let (first, second) = replicas_with_quotas(&redis, 3).await;
     // Two keys of one subject, three proofs each, at once: the subject's three get through.
     let keys = [Client::with_key("mallory-0"), Client::with_key("mallory-1")];
     let mut sent = Vec::new();
@@ -886,13 +896,7 @@ async fn a_proof_replayed_at_another_replica_costs_its_owner_no_quota_there() {
     let Some(redis) = crate::redis_cache::RedisServer::start() else {
         return;
     };
-    let quotas = ProofQuotas {
-        per_key: 3,
-        per_subject: 3,
-    };
-    let with_redis = TestApp::builder().extra(&[("CACHE_URL", &redis.url())]);
-    let first = app_with_quotas(with_redis, quotas).await;
-    let second = app_with_quotas(TestApp::builder().replica_of(&first), quotas).await;
+    let (first, second) = replicas_with_quotas(&redis, 3).await;
     let victim = Client::with_key("victim");
     let token = victim.bound_token_of(&first, "victim");
     // The victim's proofs, each seen by an attacker and replayed at the other replica at once.

@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use protected_api::dpop_proof::{ProofKey, access_token_hash};
 use serde_json::Value;
 
+use crate::flows::{password_grant_request, sign_up};
 use crate::helpers::TestApp;
 
 /// The decoded JSON of part `index` of a compact JWT (0: header, 1: payload).
@@ -115,23 +116,11 @@ async fn without_a_proof_the_token_is_a_bearer_token_as_before() {
 #[tokio::test]
 async fn the_password_grant_binds_too() {
     let app = TestApp::builder().local().spawn().await;
-    let signup = app
-        .post("/auth/signup")
-        .json(&serde_json::json!({"username": "ada", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), 201);
+    sign_up(&app, "ada", "correct horse battery").await;
     let key = ProofKey::generate().unwrap();
     let proof = key.proof("POST", &app.url("/oauth/token"), None).unwrap();
-    let response = app
-        .post("/oauth/token")
+    let response = password_grant_request(&app, "ada", "correct horse battery")
         .header("DPoP", proof)
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "ada"),
-            ("password", "correct horse battery"),
-        ])
         .send()
         .await
         .unwrap();

@@ -23,15 +23,23 @@ pub(crate) async fn password_grant(
     username: &str,
     password: &str,
 ) -> reqwest::Response {
-    app.post("/oauth/token")
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ])
+    password_grant_request(app, username, password)
         .send()
         .await
         .unwrap()
+}
+
+/// The password grant for `username`, not sent yet (to add a header such as `DPoP`).
+pub(crate) fn password_grant_request(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+) -> reqwest::RequestBuilder {
+    app.post("/oauth/token").form(&[
+        ("grant_type", "password"),
+        ("username", username),
+        ("password", password),
+    ])
 }
 
 /// A browser that keeps cookies and shows each redirect instead of following it.
